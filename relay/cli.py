@@ -1,0 +1,256 @@
+"""The command line: a thin layer over the outbox and the agent (INTERFACE §1)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from relay import __version__
+from relay.clock import SystemClock, iso
+from relay.config import Config, load
+from relay.errors import ConfigError, RelayError
+from relay.paths import config_file
+
+log = logging.getLogger("relay")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relay", description="Store-and-forward delivery of lab results to a central intake.")
+    p.add_argument("--version", action="version", version=f"relay {__version__}")
+    p.add_argument("--config", metavar="FILE", help="configuration file (default: relay.toml in the user config folder)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail to standard error")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    sub.add_parser("run", help="run the agent headless until SIGINT/SIGTERM")
+    g = sub.add_parser("gui", help="the tray app and queue window")
+    g.add_argument("--screenshot", metavar="FILE.png", help="render the main window to a PNG and exit")
+
+    s = sub.add_parser("status", help="counts per state, pause and maintenance, last delivery")
+    s.add_argument("--json", action="store_true")
+
+    li = sub.add_parser("list", help="items, newest first")
+    li.add_argument("--state", choices=["pending", "sending", "sent", "failed", "dead"])
+    li.add_argument("--limit", type=int, default=50)
+    li.add_argument("--search", metavar="TEXT", help="tracking id or file name")
+    li.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("retry", help="put failed or dead items back to pending")
+    grp = r.add_mutually_exclusive_group(required=True)
+    grp.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
+    grp.add_argument("--failed", action="store_true", help="every failed item")
+    grp.add_argument("--dead", action="store_true", help="every dead item")
+
+    rs = sub.add_parser("resend", help="send already-sent items again, on purpose")
+    rs.add_argument("--force", action="store_true", help="required: confirms the intake will receive them again")
+    rs.add_argument("ids", nargs="+", type=int, metavar="ID")
+
+    ing = sub.add_parser("ingest", help="read files into the outbox once (the files stay where they are)")
+    ing.add_argument("files", nargs="+", metavar="FILE")
+
+    t = sub.add_parser("token", help="the intake credential in the OS keyring")
+    t.add_argument("action", choices=["set", "clear"])
+
+    sub.add_parser("demo", help="a receiving stub and an agent with a watched folder, on this machine")
+    a = sub.add_parser("autostart", help="start relay at login for this user")
+    a.add_argument("action", choices=["enable", "disable", "status"])
+    return p
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = config_file(args.config)
+    return load(path, must_exist=bool(args.config) or path.exists())
+
+
+def _outbox(config: Config, *, check: bool = False) -> Any:
+    from relay.store.outbox import Outbox
+
+    return Outbox(config.store.path, dedupe_window_days=config.delivery.dedupe_window_days, check=check)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from relay.status import snapshot
+
+    config = _config(args)
+    with _outbox(config) as outbox:
+        snap = snapshot(outbox, config.maintenance, SystemClock().now())
+    if args.json:
+        print(json.dumps(snap, indent=2))
+        return 0
+    print(f"relay {__version__} — outbox {config.store.path}")
+    for state in ("pending", "sending", "sent", "failed", "dead"):
+        extra = ""
+        if state == "pending" and snap["oldest_pending_at"]:
+            extra = f"  (oldest since {snap['oldest_pending_at']})"
+        if state in ("failed", "dead") and snap[state]:
+            extra = f"  <- need a person: relay list --state {state}"
+        print(f"  {state:<8} {snap[state]:>9,}{extra}")
+    print(f"  duplicates skipped {snap['duplicates']:,}; files processed {snap['files_processed']:,}, "
+          f"rejected {snap['files_rejected']:,}")
+    if snap["paused"]:
+        print(f"  sending is PAUSED: {snap['paused_reason']}")
+    elif snap["maintenance_until"]:
+        print(f"  waiting: intake maintenance until {snap['maintenance_until']}")
+    print(f"  last delivery: {snap['last_success_at'] or 'never'}")
+    for problem in snap["problems"]:
+        print(f"  problem: {problem}")
+    return 0
+
+
+def _item_json(item: Any) -> dict[str, Any]:
+    return {
+        "id": item.id, "state": item.state, "source": item.source, "source_name": item.source_name,
+        "line": item.line, "tracking_id": item.tracking_id, "attempts": item.attempts,
+        "next_attempt_at": iso(item.next_attempt_at) if item.state == "pending" else None,
+        "last_status": item.last_status, "last_error": item.last_error, "receipt": item.receipt,
+        "received_at": iso(item.created_at), "sent_at": iso(item.sent_at), "content_hash": item.content_hash,
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _outbox(config) as outbox:
+        items = outbox.list_items(state=args.state, limit=max(1, args.limit), search=args.search)
+    rows = [_item_json(i) for i in items]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no items" + (f" in state {args.state}" if args.state else ""))
+        return 0
+    print(f"{'id':>8}  {'state':<8} {'source':<28} {'tracking id':<38} {'att':>3}  {'next attempt':<25} "
+          f"last error / receipt")
+    for r in rows:
+        src = f"{r['source_name'] or r['source']}" + (f":{r['line']}" if r["line"] else "")
+        tail = r["last_error"] or r["receipt"] or ""
+        print(f"{r['id']:>8}  {r['state']:<8} {src[:28]:<28} {(r['tracking_id'] or '-')[:38]:<38} "
+              f"{r['attempts']:>3}  {(r['next_attempt_at'] or '-'):<25} {tail[:80]}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    config = _config(args)
+    state = "failed" if args.failed else "dead" if args.dead else None
+    with _outbox(config) as outbox:
+        done = outbox.retry(args.ids, state=state, now=SystemClock().now(), actor="cli")
+    print(f"{len(done)} item(s) back to pending")
+    return 0
+
+
+def cmd_resend(args: argparse.Namespace) -> int:
+    if not args.force:
+        print("relay: resend sends results the intake already has; add --force to confirm", file=sys.stderr)
+        return 2
+    config = _config(args)
+    with _outbox(config) as outbox:
+        done = outbox.resend(args.ids, now=SystemClock().now(), actor="cli")
+    print(f"{len(done)} item(s) will be sent again")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from relay.ingest.files import ingest_file
+
+    config = _config(args)
+    rejected = missing = 0
+    totals = [0, 0, 0]
+    with _outbox(config, check=True) as outbox:
+        for name in args.files:
+            path = Path(name).expanduser().resolve()
+            if not path.is_file():
+                print(f"{name}: no such file", file=sys.stderr)
+                missing += 1
+                continue
+            watch = config.watch_for(path)
+            outcome = ingest_file(
+                outbox, path, client=config.client_for(watch), source="ingest", now=SystemClock().now(),
+                report_dir=path.parent, tracking_column=watch.tracking_column if watch else None,
+            )
+            print(outcome.summary())
+            rejected += outcome.status == "rejected"
+            if outcome.status == "accepted":
+                totals[0] += outcome.accepted
+                totals[1] += outcome.duplicates
+                totals[2] += outcome.rows_rejected
+    if len(args.files) > 1:
+        print(f"total: {totals[0]} accepted, {totals[1]} duplicate, {totals[2]} rejected row(s); "
+              f"{rejected} file(s) rejected whole")
+    return 1 if rejected or missing else 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from relay import credentials
+
+    if args.action == "clear":
+        removed = credentials.clear_token()
+        print("credential removed" if removed else "no credential was stored")
+        return 0
+    if sys.stdin.isatty():
+        import getpass
+
+        token = getpass.getpass("intake credential (not shown): ")
+    else:
+        token = sys.stdin.readline()
+    try:
+        credentials.set_token(token)
+    except ValueError as exc:
+        print(f"relay: {exc}", file=sys.stderr)
+        return 2
+    print("credential stored in the OS keyring")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from relay.agent import run_foreground
+
+    return run_foreground(_config(args))
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from relay.ui.app import main as gui_main
+    except ImportError as exc:
+        print(f"relay: the desktop app is not available in this installation ({exc})", file=sys.stderr)
+        return 2
+    return gui_main(_config(args), screenshot=args.screenshot)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from relay.demo import run_demo
+
+    return run_demo()
+
+
+def cmd_autostart(args: argparse.Namespace) -> int:
+    from relay.autostart import command
+
+    return command(args.action, args.config)
+
+
+COMMANDS = {
+    "status": cmd_status, "list": cmd_list, "retry": cmd_retry, "resend": cmd_resend, "ingest": cmd_ingest,
+    "token": cmd_token, "run": cmd_run, "gui": cmd_gui, "demo": cmd_demo, "autostart": cmd_autostart,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"relay: {exc}", file=sys.stderr)
+        return 2
+    except RelayError as exc:
+        print(f"relay: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,292 @@
+"""Configuration: read TOML -> validate against schemas/config.schema.json -> frozen value.
+
+Defaults live in the schema (its ``default`` keywords), so the file, the docs and the settings
+window agree. Validation errors name the file and the key. Relative paths resolve against the
+folder that holds the file. Secrets are never read from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from relay.errors import ConfigError
+from relay.paths import app_paths, repo_schemas_dir
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SECRET_KEYS = {("intake", "token"), ("intake", "key"), ("intake", "password"), ("intake", "secret")}
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    url: str | None
+    client: str
+    format: str
+    auth: str
+    batch_max_items: int
+    timeout_s: float
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    folder: Path
+    pattern: str
+    processed_folder: Path
+    rejected_folder: Path
+    client: str | None
+    tracking_column: str | None
+    settle_s: float
+    poll: bool
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    enabled: bool
+    host: str
+    port: int
+    token: str | None
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    retry_initial_s: float
+    retry_max_s: float
+    expire_after_days: float
+    dedupe_window_days: float
+    retention_days: float
+    unavailable_max_s: float
+    probe_interval_s: float
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    days: frozenset[int]  # 0 = Monday
+    start: time
+    end: time | None  # None means 24:00
+    timezone: str
+    text: str = ""
+
+    def describe(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None
+    intake: IntakeConfig
+    store: StoreConfig
+    watches: tuple[WatchConfig, ...] = ()
+    listener: ListenerConfig = field(default=None)  # type: ignore[assignment]
+    delivery: DeliveryConfig = field(default=None)  # type: ignore[assignment]
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+    def watch_for(self, path: Path) -> WatchConfig | None:
+        """The watched folder that holds ``path``, if any."""
+        resolved = path.resolve()
+        for watch in self.watches:
+            if resolved.parent == watch.folder.resolve():
+                return watch
+        return None
+
+    def client_for(self, watch: WatchConfig | None) -> str:
+        return (watch.client if watch and watch.client else None) or self.intake.client
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    path = repo_schemas_dir() / name
+    with path.open("r", encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def _defaults(section: str) -> dict[str, Any]:
+    props = load_schema("config.schema.json")["properties"][section]
+    if props.get("type") == "array":
+        props = props["items"]
+    return {k: v["default"] for k, v in props["properties"].items() if "default" in v}
+
+
+def _dotted(path: Any) -> str:
+    parts: list[str] = []
+    for p in path:
+        if isinstance(p, int):
+            parts[-1:] = [f"{parts[-1]}[{p + 1}]" if parts else f"[{p + 1}]"]
+        else:
+            parts.append(str(p))
+    return ".".join(parts)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _dotted(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - allowed)
+        keys = ", ".join(f"{where}.{k}" if where else k for k in extra)
+        return f"unknown key {keys}"
+    if error.validator == "required":
+        return f"{where or 'top level'}: {error.message}"
+    if error.validator == "enum":
+        choices = " | ".join(map(str, error.validator_value))
+        return f"{where}: {error.instance!r} is not one of {choices}"
+    if error.validator == "pattern" and where.endswith(("start", "end")):
+        return f"{where}: {error.instance!r} is not a time like 09:30"
+    if error.validator == "pattern" and where.endswith("days"):
+        return f"{where}: {error.instance!r} is not a day list like mon-fri or sat,sun"
+    return f"{where}: {error.message}" if where else error.message
+
+
+def validate(data: dict[str, Any], source: str) -> None:
+    """Raise ConfigError naming the file and every offending key."""
+    for section, key in SECRET_KEYS:
+        if isinstance(data.get(section), dict) and key in data[section]:
+            raise ConfigError(
+                f"{source}: {section}.{key}: secrets are not kept in the config file; "
+                "store the credential with `relay token set` or set RELAY_TOKEN"
+            )
+    validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors)
+        raise ConfigError(f"{source}: the configuration is not valid:\n  {lines}")
+
+
+def _resolve(base: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def parse_days(text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in text.replace(" ", "").lower().split(","):
+        if "-" in part:
+            a, b = (DAY_NAMES.index(x) for x in part.split("-"))
+            i = a
+            while True:
+                days.add(i)
+                if i == b:
+                    break
+                i = (i + 1) % 7
+        else:
+            days.add(DAY_NAMES.index(part))
+    return frozenset(days)
+
+
+def _parse_time(text: str) -> time | None:
+    hh, mm = (int(x) for x in text.split(":"))
+    if hh == 24:
+        if mm:
+            raise ValueError("24:MM")
+        return None
+    return time(hh, mm)
+
+
+def _window(raw: dict[str, Any], where: str, source: str) -> MaintenanceWindow:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    merged = {**_defaults("maintenance"), **raw}
+    try:
+        ZoneInfo(merged["timezone"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{source}: {where}.timezone: unknown time zone {merged['timezone']!r}") from exc
+    try:
+        end = _parse_time(merged["end"])
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {where}.end: {merged['end']!r} is not a time like 11:00") from exc
+    start = _parse_time(merged["start"]) or time(0, 0)
+    if end == start:
+        raise ConfigError(f"{source}: {where}: start and end are the same time")
+    text = f"{merged['days']} {merged['start']}-{merged['end']} {merged['timezone']}"
+    return MaintenanceWindow(parse_days(merged["days"]), start, end, merged["timezone"], text)
+
+
+def from_dict(data: dict[str, Any], source: Path | None) -> Config:
+    """Build a Config from already-parsed TOML data (validated here)."""
+    label = str(source) if source else "<defaults>"
+    validate(data, label)
+    base = source.parent if source else Path.cwd()
+
+    intake = {**_defaults("intake"), **data.get("intake", {})}
+    store = data.get("store", {})
+    store_path = _resolve(base, store.get("path")) or app_paths().default_outbox
+    listener = {**_defaults("listener"), **data.get("listener", {})}
+    delivery = {**_defaults("delivery"), **data.get("delivery", {})}
+    if delivery["retry_max_s"] < delivery["retry_initial_s"]:
+        raise ConfigError(f"{label}: delivery.retry_max_s is smaller than delivery.retry_initial_s")
+
+    watches = []
+    for i, raw in enumerate(data.get("watch", [])):
+        w = {**_defaults("watch"), **raw}
+        folder = _resolve(base, w["folder"])
+        assert folder is not None
+        watches.append(
+            WatchConfig(
+                folder=folder,
+                pattern=w["pattern"],
+                processed_folder=_resolve(base, w.get("processed_folder")) or folder / "processed",
+                rejected_folder=_resolve(base, w.get("rejected_folder")) or folder / "rejected",
+                client=w.get("client"),
+                tracking_column=w.get("tracking_column"),
+                settle_s=float(w["settle_s"]),
+                poll=bool(w["poll"]),
+            )
+        )
+    windows = tuple(_window(raw, f"maintenance[{i + 1}]", label) for i, raw in enumerate(data.get("maintenance", [])))
+    return Config(
+        source=source,
+        intake=IntakeConfig(
+            url=intake.get("url"),
+            client=intake["client"],
+            format=intake["format"],
+            auth=intake["auth"],
+            batch_max_items=int(intake["batch_max_items"]),
+            timeout_s=float(intake["timeout_s"]),
+            ca_file=_resolve(base, intake.get("ca_file")),
+        ),
+        store=StoreConfig(path=store_path),
+        watches=tuple(watches),
+        listener=ListenerConfig(
+            enabled=bool(listener["enabled"]),
+            host=listener["host"],
+            port=int(listener["port"]),
+            token=listener.get("token"),
+            max_body_bytes=int(listener["max_body_bytes"]),
+        ),
+        delivery=DeliveryConfig(**{k: float(v) for k, v in delivery.items()}),
+        maintenance=windows,
+    )
+
+
+def load(path: Path, *, must_exist: bool = True) -> Config:
+    """Read and validate ``path``. A missing default file gives the defaults."""
+    if not path.exists():
+        if must_exist:
+            raise ConfigError(f"{path}: the configuration file does not exist")
+        return from_dict({}, None)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the configuration file is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return from_dict(data, path.resolve())

@@ -1,0 +1,160 @@
+"""Reading one file into the outbox: the path shared by the folder watcher and `relay ingest`.
+
+All of a file's good rows go into the outbox in one durable transaction, with the file's entry in
+the ledger. Rows that cannot be used go to ``<name>.rejected-rows.csv`` with a reason; a file that
+cannot be used at all gets ``<name>.error.txt``. Nothing here moves the file: the caller does that
+only after this returns (the commit is durable by then).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from relay.errors import TransientError
+from relay.formats.csv_reader import CsvFile, FileRejected, RowReject, error_text, open_csv
+from relay.store.models import FileRecord
+from relay.store.outbox import Outbox
+
+log = logging.getLogger("relay.ingest")
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    name: str
+    status: str  # "accepted" | "already" (met before: nothing added) | "rejected"
+    file_id: int | None
+    accepted: int = 0
+    duplicates: int = 0
+    rows_rejected: int = 0
+    blank_rows: int = 0
+    reason: str | None = None
+    rows_report: Path | None = None
+    error_report: Path | None = None
+
+    def summary(self) -> str:
+        if self.status == "rejected":
+            return f"{self.name}: rejected — {self.reason}"
+        head = f"{self.name}: {self.accepted} accepted, {self.duplicates} duplicate, {self.rows_rejected} rejected row(s)"
+        if self.status == "already":
+            head = f"{self.name}: already taken earlier ({self.accepted} accepted then); nothing added"
+        if self.rows_report:
+            head += f" (see {self.rows_report.name})"
+        return head
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _RowsReport:
+    """``<name>.rejected-rows.csv``, written as rejects appear (memory stays flat) and put in place
+    only when the file's transaction committed."""
+
+    def __init__(self, final: Path, header: tuple[str, ...]) -> None:
+        self.final = final
+        self.partial = final.with_name(final.name + ".partial")
+        self.header = header
+        self._fh: IO[str] | None = None
+        self.count = 0
+
+    def add(self, reject: RowReject) -> None:
+        if self._fh is None:
+            self._fh = self.partial.open("w", encoding="utf-8-sig", newline="")
+            self._csv = csv.writer(self._fh)
+            self._csv.writerow(["line", "reason", *self.header])
+        self._csv.writerow([reject.line, reject.reason, *reject.fields])
+        self.count += 1
+
+    def commit(self) -> Path | None:
+        if self._fh is None:
+            return None
+        self._fh.close()
+        os.replace(self.partial, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self.partial.unlink(missing_ok=True)
+
+
+def write_error_report(report_dir: Path, name: str, reason: str) -> Path:
+    path = report_dir / f"{name}.error.txt"
+    path.write_text(error_text(reason, name), encoding="utf-8")
+    return path
+
+
+def ingest_file(
+    outbox: Outbox,
+    path: Path,
+    *,
+    client: str,
+    source: str,
+    now: float,
+    report_dir: Path,
+    tracking_column: str | None = None,
+    name: str | None = None,
+) -> FileOutcome:
+    """Read ``path`` into the outbox. Raises TransientError when the file cannot be read right now
+    (vanished, locked): the caller tries again later."""
+    name = name or path.name
+    try:
+        return _ingest(outbox, path, name, client, source, now, report_dir, tracking_column)
+    except FileRejected as exc:
+        try:
+            file_hash, size = file_sha256(path), path.stat().st_size
+        except OSError as os_exc:
+            raise TransientError(f"{name}: cannot be read right now ({os_exc.strerror})") from os_exc
+        record = outbox.record_rejected_file(name=name, path=str(path), file_hash=file_hash, size=size,
+                                             source=source, reason=exc.reason, now=now)
+        report = write_error_report(report_dir, name, exc.reason)
+        log.info("file %s rejected whole (ledger %d, hash %s)", name, record.id, file_hash[:12])
+        return FileOutcome(name, "rejected", record.id, reason=exc.reason, error_report=report)
+    except OSError as exc:
+        raise TransientError(f"{name}: cannot be read right now ({exc.strerror or exc})") from exc
+
+
+def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
+            tracking_column: str | None) -> FileOutcome:
+    data: CsvFile = open_csv(path, tracking_column=tracking_column)
+    report = _RowsReport(report_dir / f"{name}.rejected-rows.csv", data.header)
+    try:
+        with outbox.file_transaction(name=name, path=str(path), file_hash=data.file_hash, size=data.size,
+                                     source=source, client=client, columns=data.header, now=now) as tx:
+            if tx.already_known is not None:
+                report.discard()
+                return _already(tx.already_known)
+            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            for record in data:
+                if isinstance(record, RowReject):
+                    report.add(record)
+                else:
+                    tx.add(record.line, dumps(record.values), record.tracking_id, record.content_hash)
+            tx.rows_rejected = data.rows_rejected
+            tx.blank_rows = data.blank_rows
+    except BaseException:
+        report.discard()
+        raise
+    rows_report = report.commit()
+    log.info("file %s: ledger %d, hash %s, %d accepted, %d duplicate, %d rejected rows",
+             name, tx.file_id, data.file_hash[:12], tx.accepted, tx.duplicates, data.rows_rejected)
+    return FileOutcome(name, "accepted", tx.file_id, tx.accepted, tx.duplicates, data.rows_rejected,
+                       data.blank_rows, rows_report=rows_report)
+
+
+def _already(record: FileRecord) -> FileOutcome:
+    if record.outcome == "rejected":
+        return FileOutcome(record.name, "rejected", record.id, reason=record.reason)
+    return FileOutcome(record.name, "already", record.id, record.rows_accepted, record.rows_duplicate,
+                       record.rows_rejected, record.blank_rows)

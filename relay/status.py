@@ -1,0 +1,46 @@
+"""The status object: what `relay status --json`, the listener's /healthz and the tray all show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from relay.clock import iso
+from relay.config import MaintenanceWindow
+from relay.delivery.maintenance import maintenance_until
+from relay.store.outbox import Outbox
+
+# Keys in the outbox's control table.
+PAUSED_BY = "paused_by"  # "person" | "intake"
+PAUSED_REASON = "paused_reason"
+UNAVAILABLE_UNTIL = "unavailable_until"  # the intake said 503/429 with Retry-After
+PROBLEMS = "problems"  # JSON list of plain-words problems (folders missing, disk full, ...)
+
+
+def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:
+    counts = outbox.counts()
+    control = counts.control
+    until = maintenance_until(windows, now)
+    unavailable = float(control[UNAVAILABLE_UNTIL]) if control.get(UNAVAILABLE_UNTIL) else None
+    if unavailable is not None and unavailable <= now:
+        unavailable = None
+    if until is None and unavailable is not None:
+        until = unavailable
+    paused_by = control.get(PAUSED_BY)
+    return {
+        **{state: counts.by_state[state] for state in ("pending", "sending", "sent", "failed", "dead")},
+        "duplicates": counts.duplicates,
+        "files_processed": counts.files_processed,
+        "files_rejected": counts.files_rejected,
+        "paused": paused_by is not None,
+        "paused_by": paused_by,
+        "paused_reason": control.get(PAUSED_REASON) if paused_by else None,
+        "maintenance_until": iso(until),
+        "in_maintenance_window": maintenance_until(windows, now) is not None,
+        "intake_unavailable_until": iso(unavailable),
+        "oldest_pending_at": iso(counts.oldest_pending_at),
+        "last_success_at": iso(counts.last_success_at),
+        "problems": json.loads(control[PROBLEMS]) if control.get(PROBLEMS) else [],
+        "now": iso(now),
+    }

@@ -1,0 +1,307 @@
+"""The delivery half of the outbox state machine: batches formed, leased, answered.
+
+A batch is formed once, with a fixed idempotency key and body, and persisted. Until the intake
+gives a definitive answer, every retry (also after a crash) sends that same batch again. Each
+method is one transaction; a transition from a state that does not allow it raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from relay.errors import IllegalTransition
+from relay.store.db import Database
+from relay.store.models import Batch, BatchSpec, Item
+
+log = logging.getLogger("relay.store")
+
+BuildFn = Callable[[list[Item]], BatchSpec]
+DAY = 86_400.0
+
+
+class BatchTransitions:
+    db: Database
+
+    if TYPE_CHECKING:  # provided by Queries
+        def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]: ...
+
+    # -- forming and claiming -----------------------------------------------------------------
+
+    def claim(self, *, now: float, lease_s: float, owner: str, limit: int, build: BuildFn) -> Batch | None:
+        """Lease the next due batch: an open one waiting for its retry first, else a new one
+        formed from the oldest due pending items of one group (same client, columns, file)."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT id FROM batches WHERE state = 'open' AND next_attempt_at <= ? "
+                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT 1",
+                (now, now),
+            ).fetchone()
+            if row:
+                batch_id = row[0]
+            else:
+                first = conn.execute(
+                    "SELECT group_key FROM items WHERE state = 'pending' AND batch_id IS NULL "
+                    "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
+                    (now,),
+                ).fetchone()
+                if first is None:
+                    return None
+                items = self._load_items(
+                    conn,
+                    "WHERE group_key = ? AND state = 'pending' AND batch_id IS NULL AND next_attempt_at <= ? "
+                    "ORDER BY id LIMIT ?",
+                    (first[0], now, limit),
+                )
+                batch_id = self._form(conn, items, build, now, parent=None)
+            conn.execute(
+                "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                (owner, now + lease_s, now, batch_id),
+            )
+            conn.execute(
+                "UPDATE items SET state = 'sending', updated_at = ? WHERE batch_id = ? AND state = 'pending'",
+                (now, batch_id),
+            )
+            return self._batch(conn, batch_id)
+
+    def _form(self, conn: sqlite3.Connection, items: list[Item], build: BuildFn, now: float,
+              parent: int | None) -> int:
+        spec = build(items)
+        used = items[: spec.item_count] if spec.item_count is not None else items
+        if not used:
+            raise IllegalTransition("a batch needs at least one item")
+        cur = conn.execute(
+            "INSERT INTO batches (idempotency_key, state, client, content_type, payloadname, body, item_count, "
+            "next_attempt_at, parent_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), used[0].client, spec.content_type, used[0].source_name, spec.body, len(used),
+             now, parent, now, now),
+        )
+        batch_id = cur.lastrowid
+        assert batch_id is not None
+        conn.executemany(
+            "INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)",
+            [(batch_id, pos, it.id) for pos, it in enumerate(used, start=1)],
+        )
+        conn.executemany("UPDATE items SET batch_id = ?, updated_at = ? WHERE id = ?",
+                         [(batch_id, now, it.id) for it in used])
+        self._event(conn, batch_id, now, "formed", None, f"{len(used)} items")
+        return batch_id
+
+    def _batch(self, conn: sqlite3.Connection, batch_id: int) -> Batch:
+        row = conn.execute(
+            "SELECT id, idempotency_key, state, client, content_type, payloadname, body, attempts, "
+            "next_attempt_at, created_at FROM batches WHERE id = ?",
+            (batch_id,),
+        ).fetchone()
+        if row is None:
+            raise IllegalTransition(f"there is no batch {batch_id}")
+        ids = tuple(r[0] for r in conn.execute(
+            "SELECT item_id FROM batch_items WHERE batch_id = ? ORDER BY position", (batch_id,)))
+        return Batch(id=row[0], idempotency_key=row[1], state=row[2], client=row[3], content_type=row[4],
+                     payloadname=row[5], body=bytes(row[6] or b""), item_ids=ids, attempts=row[7],
+                     next_attempt_at=row[8], created_at=row[9])
+
+    def get_batch(self, batch_id: int) -> Batch:
+        with self.db.lock:
+            return self._batch(self.db.conn, batch_id)
+
+    @staticmethod
+    def _event(conn: sqlite3.Connection, batch_id: int, now: float, kind: str, status: int | None,
+               detail: str | None) -> None:
+        conn.execute("INSERT INTO batch_events (batch_id, at, kind, status, detail) VALUES (?, ?, ?, ?, ?)",
+                     (batch_id, now, kind, status, detail))
+
+    @staticmethod
+    def _leased(conn: sqlite3.Connection, batch_id: int, owner: str) -> None:
+        row = conn.execute("SELECT state, lease_owner FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise IllegalTransition(f"there is no batch {batch_id}")
+        if row[0] != "open" or row[1] != owner:
+            raise IllegalTransition(f"batch {batch_id} is not leased by this sender (state {row[0]})")
+
+    # -- answers --------------------------------------------------------------------------------
+
+    def complete(self, batch_id: int, *, owner: str, receipt: str, status: int, now: float) -> int:
+        """The intake acknowledged the batch: every item is sent, with the receipt."""
+        with self.db.transaction() as conn:
+            self._leased(conn, batch_id, owner)
+            cur = conn.execute(
+                "UPDATE items SET state = 'sent', receipt = ?, last_status = ?, last_error = NULL, sent_at = ?, "
+                "updated_at = ?, attempts = attempts + 1, batch_id = NULL WHERE batch_id = ? AND state = 'sending'",
+                (receipt, status, now, now, batch_id),
+            )
+            conn.execute(
+                "UPDATE batches SET state = 'done', receipt = ?, last_status = ?, attempts = attempts + 1, "
+                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+                (receipt, status, now, batch_id),
+            )
+            self._event(conn, batch_id, now, "delivered", status, None)
+            conn.execute("INSERT INTO control (key, value) VALUES ('last_success_at', ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(now),))
+        return cur.rowcount
+
+    def backoff(self, batch_id: int, *, owner: str, next_at: float, status: int | None, error: str,
+                now: float, count_attempt: bool = True) -> None:
+        """Outcome unknown or intake unavailable: the same batch goes again at ``next_at``."""
+        inc = 1 if count_attempt else 0
+        with self.db.transaction() as conn:
+            self._leased(conn, batch_id, owner)
+            conn.execute(
+                "UPDATE batches SET attempts = attempts + ?, next_attempt_at = ?, last_status = ?, last_error = ?, "
+                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+                (inc, next_at, status, error, now, batch_id),
+            )
+            conn.execute(
+                "UPDATE items SET state = 'pending', attempts = attempts + ?, next_attempt_at = ?, last_status = ?, "
+                "last_error = ?, updated_at = ? WHERE batch_id = ? AND state = 'sending'",
+                (inc, next_at, status, error, now, batch_id),
+            )
+            self._event(conn, batch_id, now, "retry" if count_attempt else "deferred", status, error)
+
+    def release(self, batch_id: int, *, owner: str, now: float) -> None:
+        """Give the lease back without an attempt (stopping, pausing)."""
+        with self.db.transaction() as conn:
+            self._leased(conn, batch_id, owner)
+            self._release(conn, batch_id, now)
+
+    @staticmethod
+    def _release(conn: sqlite3.Connection, batch_id: int, now: float) -> None:
+        conn.execute("UPDATE batches SET lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+                     (now, batch_id))
+        conn.execute("UPDATE items SET state = 'pending', updated_at = ? WHERE batch_id = ? AND state = 'sending'",
+                     (now, batch_id))
+
+    def reject_items(self, batch_id: int, *, owner: str, failures: Mapping[int, str], status: int,
+                     now: float) -> tuple[list[int], list[int]]:
+        """The intake named bad items (1-based positions): they fail; the rest go back to be
+        re-batched under a new key. Returns (failed ids, requeued ids)."""
+        with self.db.transaction() as conn:
+            self._leased(conn, batch_id, owner)
+            members = conn.execute("SELECT position, item_id FROM batch_items WHERE batch_id = ? ORDER BY position",
+                                   (batch_id,)).fetchall()
+            failed, requeued = [], []
+            for position, item_id in members:
+                if position in failures:
+                    conn.execute(
+                        "UPDATE items SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + 1, "
+                        "batch_id = NULL, updated_at = ? WHERE id = ?",
+                        (status, failures[position], now, item_id),
+                    )
+                    failed.append(item_id)
+                else:
+                    conn.execute(
+                        "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ? "
+                        "WHERE id = ?",
+                        (now, now, item_id),
+                    )
+                    requeued.append(item_id)
+            self._close(conn, batch_id, status, f"{len(failed)} item(s) rejected by the intake", now)
+        return failed, requeued
+
+    def fail_batch(self, batch_id: int, *, owner: str, reason: str, status: int | None, now: float) -> list[int]:
+        """Every item of the batch needs a person (e.g. the intake refused the whole batch)."""
+        with self.db.transaction() as conn:
+            self._leased(conn, batch_id, owner)
+            ids = [r[0] for r in conn.execute("SELECT item_id FROM batch_items WHERE batch_id = ?", (batch_id,))]
+            conn.execute(
+                "UPDATE items SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + 1, "
+                "batch_id = NULL, updated_at = ? WHERE batch_id = ?",
+                (status, reason, now, batch_id),
+            )
+            self._close(conn, batch_id, status, reason, now)
+        return ids
+
+    def split(self, batch_id: int, *, owner: str, build: BuildFn, status: int | None, reason: str, now: float,
+              parts: int = 2) -> list[int]:
+        """Close the batch and form ``parts`` smaller batches of its items, in order, due now."""
+        with self.db.transaction() as conn:
+            self._leased(conn, batch_id, owner)
+            ids = [r[0] for r in conn.execute(
+                "SELECT item_id FROM batch_items WHERE batch_id = ? ORDER BY position", (batch_id,))]
+            if len(ids) < 2:
+                raise IllegalTransition(f"batch {batch_id} has one item and cannot be split")
+            self._close(conn, batch_id, status, reason, now)
+            conn.execute("UPDATE items SET state = 'pending', batch_id = NULL, updated_at = ? WHERE batch_id = ?",
+                         (now, batch_id))
+            size = -(-len(ids) // parts)
+            children = []
+            for start in range(0, len(ids), size):
+                chunk = ids[start:start + size]
+                marks = ",".join("?" * len(chunk))
+                items = self._load_items(conn, f"WHERE id IN ({marks}) ORDER BY id", chunk)
+                order = {item_id: i for i, item_id in enumerate(chunk)}
+                items.sort(key=lambda it: order[it.id])
+                while items:  # a size-limited build may take a prefix only
+                    child = self._form(conn, items, build, now, parent=batch_id)
+                    taken = conn.execute("SELECT count(*) FROM batch_items WHERE batch_id = ?", (child,)).fetchone()[0]
+                    children.append(child)
+                    items = items[taken:]
+        return children
+
+    @classmethod
+    def _close(cls, conn: sqlite3.Connection, batch_id: int, status: int | None, reason: str, now: float) -> None:
+        conn.execute(
+            "UPDATE batches SET state = 'closed', attempts = attempts + 1, last_status = ?, last_error = ?, "
+            "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            (status, reason, now, batch_id),
+        )
+        cls._event(conn, batch_id, now, "closed", status, reason)
+
+    # -- housekeeping ---------------------------------------------------------------------------
+
+    def reclaim_expired(self, *, now: float) -> int:
+        """Leases whose holder died (crash): the batch waits for its next attempt, unchanged."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id FROM batches WHERE state = 'open' AND lease_until IS NOT NULL AND lease_until <= ?", (now,)
+            ).fetchall()
+            for (batch_id,) in rows:
+                self._release(conn, batch_id, now)
+                self._event(conn, batch_id, now, "lease expired", None, None)
+        if rows:
+            log.info("reclaimed %d batch(es) whose lease had expired", len(rows))
+        return len(rows)
+
+    def release_owner(self, owner: str, *, now: float) -> int:
+        """Graceful stop: give back every lease this sender holds."""
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT id FROM batches WHERE state = 'open' AND lease_owner = ?", (owner,)).fetchall()
+            for (batch_id,) in rows:
+                self._release(conn, batch_id, now)
+        return len(rows)
+
+    def expire(self, *, now: float, after_days: float) -> int:
+        """Pending or failed this long -> dead (kept for a person, never deleted)."""
+        cutoff = now - after_days * DAY
+        reason = f"not delivered within {after_days:g} days"
+        with self.db.transaction() as conn:
+            batches = [r[0] for r in conn.execute(
+                "SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
+                "WHERE i.state IN ('pending', 'failed') AND i.created_at < ? AND i.batch_id IS NOT NULL "
+                "AND (b.lease_until IS NULL OR b.lease_until <= ?)", (cutoff, now))]
+            count = 0
+            for batch_id in batches:
+                count += conn.execute(
+                    "UPDATE items SET state = 'dead', last_error = ?, batch_id = NULL, updated_at = ? "
+                    "WHERE batch_id = ? AND state = 'pending'", (reason, now, batch_id)).rowcount
+                self._close(conn, batch_id, None, reason, now)
+            count += conn.execute(
+                "UPDATE items SET state = 'dead', last_error = coalesce(last_error || ' — ', '') || ?, updated_at = ? "
+                "WHERE state IN ('pending', 'failed') AND batch_id IS NULL AND created_at < ?",
+                (reason, now, cutoff)).rowcount
+        if count:
+            log.info("%d item(s) expired to dead after %g days", count, after_days)
+        return count
+
+    def purge(self, *, now: float, retention_days: float) -> int:
+        """Drop payloads (not hashes, not history) of items sent longer ago than the retention."""
+        cutoff = now - retention_days * DAY
+        with self.db.transaction() as conn:
+            count = conn.execute("UPDATE items SET payload = NULL WHERE state = 'sent' AND payload IS NOT NULL "
+                                 "AND sent_at < ?", (cutoff,)).rowcount
+            conn.execute("UPDATE batches SET body = NULL WHERE state <> 'open' AND body IS NOT NULL AND updated_at < ?",
+                         (cutoff,))
+        return count

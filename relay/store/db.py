@@ -1,0 +1,155 @@
+"""Opening the outbox database: durability settings, integrity check, migrations, transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from relay.errors import EnvironmentProblem, OutboxDamaged, OutboxFull
+from relay.store.schema import MIGRATIONS
+
+log = logging.getLogger("relay.store")
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def translate(exc: sqlite3.Error, path: Path) -> Exception:
+    """Turn a SQLite error into relay's error tree (callers ``raise translate(e) from e``)."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("disk is full" in text or "database or disk is full" in text):
+        return OutboxFull(f"the outbox at {path} cannot grow: the disk is full")
+    if "readonly" in text or "read-only" in text:
+        return EnvironmentProblem(f"the outbox at {path} is read-only: relay needs to write there")
+    if "unable to open" in text:
+        return EnvironmentProblem(f"the outbox at {path} cannot be opened: check the folder exists and is writable")
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
+        return OutboxDamaged(f"the outbox at {path} is damaged ({exc}); it has been left as it is")
+    return EnvironmentProblem(f"the outbox at {path} failed: {exc}")
+
+
+class Database:
+    """One SQLite connection shared by the threads of one process, serialised by a lock.
+
+    SQLite allows one writer at a time anyway; readers in other processes (``relay status``) are
+    not blocked thanks to WAL.
+    """
+
+    def __init__(self, path: Path, *, check: bool = True, readonly: bool = False) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        if not readonly:
+            self._prepare_file(path)
+        try:
+            if readonly:
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not readonly:
+                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise EnvironmentProblem(f"the outbox at {path} cannot use write-ahead logging (got {mode})")
+            self.conn.execute("PRAGMA synchronous = FULL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if check:
+                self.integrity_check()
+            if not readonly:
+                self.migrate()
+            else:
+                self._check_version()
+        except sqlite3.Error as exc:
+            raise translate(exc, path) from exc
+
+    @staticmethod
+    def _prepare_file(path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # The outbox holds patient data: only the user may read it.
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot create the outbox at {path}: {exc.strerror}") from exc
+
+    def integrity_check(self) -> None:
+        rows = self.conn.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            detail = "; ".join(r[0] for r in rows[:3])
+            raise OutboxDamaged(f"the outbox at {self.path} failed its integrity check ({detail}); it has been left as it is")
+
+    def _check_version(self) -> int:
+        version: int = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        newest = MIGRATIONS[-1][0]
+        if version > newest:
+            raise EnvironmentProblem(
+                f"the outbox at {self.path} was written by a newer relay (schema {version}, this one knows {newest})"
+            )
+        return version
+
+    def migrate(self) -> None:
+        version = self._check_version()
+        for number, name, sql in MIGRATIONS:
+            if number <= version:
+                continue
+            with self.transaction():
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                for statement in _statements(sql):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
+                    (number, name),
+                )
+                self.conn.execute(f"PRAGMA user_version = {int(number)}")
+            log.info("outbox migrated to schema %d (%s)", number, name)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), durable on return."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+            try:
+                yield self.conn
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise translate(exc, self.path) from exc
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise translate(exc, self.path) from exc
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (one snapshot) for queries made of several statements."""
+        with self.lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

@@ -1,0 +1,102 @@
+"""Plain values the outbox hands out. No behaviour beyond small conveniences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STATES = ("pending", "sending", "sent", "failed", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item about to enter the outbox.
+
+    ``columns`` is the row's column names for a tabular item (``payload`` is then a JSON array of
+    values in that order) or None for a JSON document (``payload`` is its JSON text).
+    """
+
+    content_hash: str
+    payload: str
+    tracking_id: str | None = None
+    columns: tuple[str, ...] | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    state: str
+    source: str
+    source_name: str | None
+    line: int | None
+    client: str
+    tracking_id: str | None
+    content_hash: str
+    columns: tuple[str, ...] | None
+    payload: str | None
+    attempts: int
+    next_attempt_at: float
+    batch_id: int | None
+    last_status: int | None
+    last_error: str | None
+    receipt: str | None
+    created_at: float
+    updated_at: float
+    sent_at: float | None
+    forced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSpec:
+    """What the delivery side builds from a group of items: the exact request body."""
+
+    content_type: str
+    body: bytes
+    item_count: int | None = None  # how many of the offered items the body holds (a prefix); None: all
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    id: int
+    idempotency_key: str
+    state: str
+    client: str
+    content_type: str
+    payloadname: str | None
+    body: bytes
+    item_ids: tuple[int, ...]  # in body order: position i+1 is item_ids[i]
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+
+
+@dataclass(slots=True)
+class AddResult:
+    """What happened to each item offered to the outbox, in offer order."""
+
+    ids: list[int] = field(default_factory=list)  # new item id, or the original's id for a duplicate
+    duplicate: list[bool] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return self.duplicate.count(False)
+
+    @property
+    def duplicates(self) -> int:
+        return self.duplicate.count(True)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    id: int
+    name: str
+    path: str | None
+    file_hash: str
+    outcome: str
+    rows_accepted: int
+    rows_duplicate: int
+    rows_rejected: int
+    blank_rows: int
+    reason: str | None
+    moved_to: str | None
+    created_at: float

@@ -1,0 +1,359 @@
+"""The outbox: every way an item enters, and every person-initiated action, each one transaction.
+
+Delivery transitions (claim, complete, back off, ...) are in ``batches.py``; read-only queries in
+``queries.py``. All SQL is parameterised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from relay.errors import IllegalTransition
+from relay.hashing import sha256_text
+from relay.store.batches import BatchTransitions
+from relay.store.db import Database
+from relay.store.models import AddResult, FileRecord, NewItem
+from relay.store.queries import Queries
+
+log = logging.getLogger("relay.store")
+
+DAY = 86_400.0
+
+_INSERT_ITEM = (
+    "INSERT INTO items (state, source, source_name, file_id, line, client, tracking_id, content_hash, "
+    "column_set_id, payload, group_key, next_attempt_at, created_at, updated_at) "
+    "VALUES ('pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_DUPLICATE = (
+    "INSERT INTO duplicates (content_hash, original_item_id, source, source_name, file_id, line, tracking_id, seen_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Outbox(BatchTransitions, Queries):
+    """The durable outbox. Thread-safe; one instance per process and database file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        dedupe_window_days: float = 30.0,
+        check: bool = True,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.db = Database(self.path, check=check, readonly=readonly)
+        self.dedupe_window_s = dedupe_window_days * DAY
+        self._column_sets: dict[tuple[str, ...], int] = {}
+        self._columns_by_id: dict[int, tuple[str, ...]] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- column sets ------------------------------------------------------------------------
+
+    def _column_set_id(self, conn: sqlite3.Connection, columns: tuple[str, ...]) -> int:
+        cached = self._column_sets.get(columns)
+        if cached is not None:
+            return cached
+        text = json.dumps(list(columns), ensure_ascii=False, separators=(",", ":"))
+        key = sha256_text(text)
+        row = conn.execute("SELECT id FROM column_sets WHERE key = ?", (key,)).fetchone()
+        cs_id = row[0] if row else conn.execute(
+            "INSERT INTO column_sets (key, columns) VALUES (?, ?)", (key, text)
+        ).lastrowid
+        # Only cached after commit would be safer, but ids of a rolled-back insert are reused
+        # by the next insert of the same set, so a stale cache entry cannot point elsewhere.
+        assert cs_id is not None
+        return int(cs_id)
+
+    def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None:
+        if column_set_id is None:
+            return None
+        cols = self._columns_by_id.get(column_set_id)
+        if cols is None:
+            with self.db.lock:
+                row = self.db.conn.execute("SELECT columns FROM column_sets WHERE id = ?", (column_set_id,)).fetchone()
+            cols = tuple(json.loads(row[0]))
+            self._columns_by_id[column_set_id] = cols
+        return cols
+
+    # -- adding items -----------------------------------------------------------------------
+
+    def _original(self, conn: sqlite3.Connection, content_hash: str, now: float) -> int | None:
+        if self.dedupe_window_s <= 0:
+            return None
+        row = conn.execute(
+            "SELECT id FROM items WHERE content_hash = ? AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
+            (content_hash, now - self.dedupe_window_s),
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_items(
+        self,
+        items: Sequence[NewItem],
+        *,
+        source: str,
+        client: str,
+        now: float,
+        source_name: str | None = None,
+    ) -> AddResult:
+        """Add items all-or-nothing; duplicates (within the window) are recorded, not added."""
+        result = AddResult()
+        with self.db.transaction() as conn:
+            self._add_into(conn, items, source, client, now, source_name, None, result)
+        return result
+
+    def add_item_groups(
+        self,
+        groups: Sequence[tuple[Sequence[NewItem], str, str | None]],
+        *,
+        source: str,
+        now: float,
+    ) -> list[AddResult]:
+        """Several callers' items in one durable transaction (group commit): (items, client, name)."""
+        results = [AddResult() for _ in groups]
+        with self.db.transaction() as conn:
+            for (items, client, name), result in zip(groups, results):
+                self._add_into(conn, items, source, client, now, name, None, result)
+        return results
+
+    def _add_into(
+        self,
+        conn: sqlite3.Connection,
+        items: Iterable[NewItem],
+        source: str,
+        client: str,
+        now: float,
+        source_name: str | None,
+        file_id: int | None,
+        result: AddResult,
+    ) -> None:
+        for item in items:
+            original = self._original(conn, item.content_hash, now)
+            if original is not None:
+                conn.execute(
+                    _INSERT_DUPLICATE,
+                    (item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id, now),
+                )
+                result.ids.append(original)
+                result.duplicate.append(True)
+                continue
+            cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
+            group = f"{client}|{cs_id if cs_id is not None else 'json'}|{source_name or ''}"
+            cur = conn.execute(
+                _INSERT_ITEM,
+                (source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
+                 cs_id, item.payload, group, now, now, now),
+            )
+            assert cur.lastrowid is not None
+            result.ids.append(cur.lastrowid)
+            result.duplicate.append(False)
+
+    # -- files ------------------------------------------------------------------------------
+
+    def known_file(self, file_hash: str, name: str) -> FileRecord | None:
+        """The ledger entry for this exact file (same content, same name), if it was met before."""
+        with self.db.lock:
+            row = self.db.conn.execute(
+                f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
+            ).fetchone()
+        return FileRecord(*row) if row else None
+
+    def file_transaction(
+        self,
+        *,
+        name: str,
+        path: str | None,
+        file_hash: str,
+        size: int,
+        source: str,
+        client: str,
+        columns: tuple[str, ...],
+        now: float,
+    ) -> FileTransaction:
+        return FileTransaction(self, name=name, path=path, file_hash=file_hash, size=size, source=source,
+                               client=client, columns=columns, now=now)
+
+    def record_rejected_file(
+        self, *, name: str, path: str | None, file_hash: str, size: int, source: str, reason: str, now: float
+    ) -> FileRecord:
+        with self.db.transaction() as conn:
+            existing = conn.execute(
+                f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
+            ).fetchone()
+            if existing:
+                return FileRecord(*existing)
+            cur = conn.execute(
+                "INSERT INTO files (name, path, file_hash, size, source, outcome, reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?, 'rejected', ?, ?)",
+                (name, path, file_hash, size, source, reason, now),
+            )
+            row = conn.execute(f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE id = ?", (cur.lastrowid,)).fetchone()
+        return FileRecord(*row)
+
+    def set_file_moved(self, file_id: int, moved_to: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE files SET moved_to = ? WHERE id = ?", (moved_to, file_id))
+
+    # -- person-initiated actions -------------------------------------------------------------
+
+    def retry(
+        self, ids: Sequence[int] = (), *, state: str | None = None, now: float, actor: str = "person"
+    ) -> list[int]:
+        """Failed or dead items back to pending. Explicit ids in another state raise."""
+        if state not in (None, "failed", "dead"):
+            raise IllegalTransition(f"only failed or dead items can be retried, not {state}")
+        with self.db.transaction() as conn:
+            if state is not None:
+                targets = [r[0] for r in conn.execute("SELECT id FROM items WHERE state = ? ORDER BY id", (state,))]
+            else:
+                targets = self._check_states(conn, ids, ("failed", "dead"), "retried")
+            for item_id in targets:
+                conn.execute(
+                    "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
+                    "last_error = NULL WHERE id = ?",
+                    (now, now, item_id),
+                )
+                conn.execute("INSERT INTO audit (at, actor, action, item_id) VALUES (?, ?, 'retry', ?)",
+                             (now, actor, item_id))
+        log.info("retry: %d item(s) back to pending", len(targets))
+        return targets
+
+    def resend(self, ids: Sequence[int], *, now: float, actor: str = "person") -> list[int]:
+        """Sent items back to pending on purpose, past duplicate suppression."""
+        with self.db.transaction() as conn:
+            targets = self._check_states(conn, ids, ("sent",), "resent")
+            for item_id in targets:
+                row = conn.execute("SELECT payload IS NULL FROM items WHERE id = ?", (item_id,)).fetchone()
+                if row[0]:
+                    raise IllegalTransition(
+                        f"item {item_id} cannot be resent: its content was removed after the retention period"
+                    )
+                conn.execute(
+                    "UPDATE items SET state = 'pending', batch_id = NULL, forced = 1, next_attempt_at = ?, "
+                    "updated_at = ?, receipt = NULL, sent_at = NULL WHERE id = ?",
+                    (now, now, item_id),
+                )
+                conn.execute("INSERT INTO audit (at, actor, action, item_id) VALUES (?, ?, 'resend', ?)",
+                             (now, actor, item_id))
+        log.info("resend: %d item(s) queued again on purpose", len(targets))
+        return targets
+
+    @staticmethod
+    def _check_states(conn: sqlite3.Connection, ids: Sequence[int], allowed: tuple[str, ...], verb: str) -> list[int]:
+        targets: list[int] = []
+        for item_id in dict.fromkeys(ids):
+            row = conn.execute("SELECT state FROM items WHERE id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise IllegalTransition(f"there is no item {item_id}")
+            if row[0] not in allowed:
+                raise IllegalTransition(f"item {item_id} is {row[0]}; only {' or '.join(allowed)} items can be {verb}")
+            targets.append(item_id)
+        return targets
+
+    # -- control values (pause, last success, ...) --------------------------------------------
+
+    def get_control(self, key: str) -> str | None:
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_control(self, values: dict[str, str | None]) -> None:
+        with self.db.transaction() as conn:
+            for key, value in values.items():
+                if value is None:
+                    conn.execute("DELETE FROM control WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO control (key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, value),
+                    )
+
+    def audit(self, action: str, *, now: float, actor: str = "person", detail: str | None = None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)", (now, actor, action, detail))
+
+
+class FileTransaction:
+    """All of one file's rows in one transaction: ``with outbox.file_transaction(...) as tx``.
+
+    Leaving the block normally commits durably; an exception rolls everything back.
+    """
+
+    def __init__(self, outbox: Outbox, *, name: str, path: str | None, file_hash: str, size: int, source: str,
+                 client: str, columns: tuple[str, ...], now: float) -> None:
+        self._outbox = outbox
+        self._meta = (name, path, file_hash, size, source)
+        self._client = client
+        self._columns = columns
+        self._now = now
+        self._tx = outbox.db.transaction()
+        self.accepted = 0
+        self.duplicates = 0
+        self.rows_rejected = 0
+        self.blank_rows = 0
+        self.file_id = 0
+        self.already_known: FileRecord | None = None
+
+    def __enter__(self) -> FileTransaction:
+        conn = self._conn = self._tx.__enter__()
+        name, path, file_hash, size, source = self._meta
+        existing = conn.execute(
+            f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
+        ).fetchone()
+        if existing:
+            self.already_known = FileRecord(*existing)
+            self.file_id = existing[0]
+            return self
+        cur = conn.execute(
+            "INSERT INTO files (name, path, file_hash, size, source, outcome, created_at) "
+            "VALUES (?, ?, ?, ?, ?, 'accepted', ?)",
+            (name, path, file_hash, size, source, self._now),
+        )
+        assert cur.lastrowid is not None
+        self.file_id = cur.lastrowid
+        self._cs_id = self._outbox._column_set_id(conn, self._columns)
+        self._group = f"{self._client}|{self._cs_id}|{name}"
+        return self
+
+    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str) -> bool:
+        """One row; returns False when it is a duplicate (recorded, not added)."""
+        if self.already_known is not None:
+            raise IllegalTransition("this file is already in the ledger; nothing may be added again")
+        conn, now = self._conn, self._now
+        name, _, _, _, source = self._meta
+        original = self._outbox._original(conn, content_hash, now)
+        if original is not None:
+            conn.execute(_INSERT_DUPLICATE, (content_hash, original, source, name, self.file_id, line, tracking_id, now))
+            self.duplicates += 1
+            return False
+        conn.execute(
+            _INSERT_ITEM,
+            (source, name, self.file_id, line, self._client, tracking_id, content_hash, self._cs_id,
+             values_json, self._group, now, now, now),
+        )
+        self.accepted += 1
+        return True
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool | None:
+        if exc_type is None and self.already_known is None:
+            self._conn.execute(
+                "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
+                "WHERE id = ?",
+                (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
+            )
+        return self._tx.__exit__(exc_type, exc, tb)

@@ -1,0 +1,152 @@
+"""Read-only questions asked of the outbox: status, lists, one item's story."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from relay.store.db import Database
+from relay.store.models import STATES, FileRecord, Item
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    by_state: dict[str, int]
+    duplicates: int
+    files_processed: int
+    files_rejected: int
+    oldest_pending_at: float | None
+    last_success_at: float | None
+    control: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: float
+    kind: str
+    status: int | None
+    detail: str | None
+
+
+class Queries:
+    db: Database
+
+    ITEM_COLUMNS = (
+        "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, payload, attempts, "
+        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced"
+    )
+    FILE_COLUMNS = (
+        "id, name, path, file_hash, outcome, rows_accepted, rows_duplicate, rows_rejected, blank_rows, reason, "
+        "moved_to, created_at"
+    )
+
+    if TYPE_CHECKING:  # provided by Outbox
+        def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None: ...
+
+    def _item(self, row: Sequence[Any]) -> Item:
+        return Item(
+            id=row[0], state=row[1], source=row[2], source_name=row[3], line=row[4], client=row[5],
+            tracking_id=row[6], content_hash=row[7], columns=self.columns_of(row[8]), payload=row[9],
+            attempts=row[10], next_attempt_at=row[11], batch_id=row[12], last_status=row[13], last_error=row[14],
+            receipt=row[15], created_at=row[16], updated_at=row[17], sent_at=row[18], forced=bool(row[19]),
+        )
+
+    def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]:
+        return [self._item(r) for r in conn.execute(f"SELECT {self.ITEM_COLUMNS} FROM items {where}", params)]
+
+    def get_item(self, item_id: int) -> Item | None:
+        with self.db.lock:
+            items = self._load_items(self.db.conn, "WHERE id = ?", (item_id,))
+        return items[0] if items else None
+
+    @staticmethod
+    def _filter(state: str | None, search: str | None) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if state is not None:
+            if state not in STATES:
+                raise ValueError(f"unknown state {state!r}; one of {', '.join(STATES)}")
+            clauses.append("state = ?")
+            params.append(state)
+        if search:
+            clauses.append("(tracking_id = ? OR source_name = ? OR source_name LIKE ? ESCAPE '\\')")
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params += [search, search, f"%{escaped}%"]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_items(self, *, state: str | None = None, limit: int = 50, offset: int = 0,
+                   search: str | None = None) -> list[Item]:
+        """Newest first."""
+        where, params = self._filter(state, search)
+        with self.db.lock:
+            return self._load_items(self.db.conn, f"{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                                    [*params, limit, offset])
+
+    def count_items(self, *, state: str | None = None, search: str | None = None) -> int:
+        where, params = self._filter(state, search)
+        with self.db.lock:
+            return int(self.db.conn.execute(f"SELECT count(*) FROM items{where}", params).fetchone()[0])
+
+    def counts(self) -> Counts:
+        with self.db.reading() as conn:
+            by_state = dict.fromkeys(STATES, 0)
+            by_state.update(dict(conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall()))
+            duplicates = conn.execute("SELECT count(*) FROM duplicates").fetchone()[0]
+            files = dict(conn.execute("SELECT outcome, count(*) FROM files GROUP BY outcome").fetchall())
+            oldest = conn.execute(
+                "SELECT created_at FROM items WHERE id = (SELECT min(id) FROM items WHERE state IN ('pending', 'sending'))"
+            ).fetchone()
+            control = dict(conn.execute("SELECT key, value FROM control").fetchall())
+        last = control.get("last_success_at")
+        return Counts(
+            by_state=by_state,
+            duplicates=duplicates,
+            files_processed=files.get("accepted", 0),
+            files_rejected=files.get("rejected", 0),
+            oldest_pending_at=oldest[0] if oldest else None,
+            last_success_at=float(last) if last else None,
+            control=control,
+        )
+
+    def history(self, item_id: int) -> list[HistoryEntry]:
+        """What happened to one item: arrival, each batch it travelled in, duplicates, person actions."""
+        with self.db.reading() as conn:
+            row = conn.execute("SELECT created_at, source, source_name, line FROM items WHERE id = ?",
+                               (item_id,)).fetchone()
+            if row is None:
+                return []
+            where = f"{row[2]} line {row[3]}" if row[2] and row[3] else (row[2] or row[1])
+            out = [HistoryEntry(row[0], "received", None, f"from {row[1]}: {where}")]
+            out += [HistoryEntry(*r) for r in conn.execute(
+                "SELECT e.at, e.kind, e.status, coalesce(e.detail, '') || ' (batch ' || e.batch_id || ', key ' "
+                "|| b.idempotency_key || ')' FROM batch_events e JOIN batch_items bi ON bi.batch_id = e.batch_id "
+                "JOIN batches b ON b.id = e.batch_id WHERE bi.item_id = ?", (item_id,))]
+            out += [HistoryEntry(r[0], r[1], None, f"by {r[2]}" + (f": {r[3]}" if r[3] else "")) for r in conn.execute(
+                "SELECT at, action, actor, detail FROM audit WHERE item_id = ?", (item_id,))]
+            out += [HistoryEntry(r[0], "duplicate skipped", None, f"same content again from {r[1]}") for r in
+                    conn.execute("SELECT seen_at, coalesce(source_name, source) FROM duplicates "
+                                 "WHERE original_item_id = ?", (item_id,))]
+        return sorted(out, key=lambda h: h.at)
+
+    def list_files(self, *, limit: int = 50, offset: int = 0, search: str | None = None) -> list[FileRecord]:
+        with self.db.lock:
+            if search:
+                rows = self.db.conn.execute(
+                    f"SELECT {self.FILE_COLUMNS} FROM files WHERE name LIKE ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                    (f"%{search}%", limit, offset)).fetchall()
+            else:
+                rows = self.db.conn.execute(
+                    f"SELECT {self.FILE_COLUMNS} FROM files ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+                ).fetchall()
+        return [FileRecord(*r) for r in rows]
+
+    def list_duplicates(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        with self.db.lock:
+            cur = self.db.conn.execute(
+                "SELECT d.id, d.seen_at, d.source, d.source_name, d.line, d.tracking_id, d.original_item_id, "
+                "i.state AS original_state, i.source_name AS original_source_name FROM duplicates d LEFT JOIN items i ON i.id = d.original_item_id "
+                "ORDER BY d.id DESC LIMIT ? OFFSET ?", (limit, offset))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]

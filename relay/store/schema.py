@@ -1,0 +1,139 @@
+"""The outbox schema as numbered migrations. Never edit a released migration: add the next one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial outbox",
+        """
+CREATE TABLE column_sets (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    columns TEXT NOT NULL
+);
+
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    path TEXT,
+    file_hash TEXT NOT NULL,
+    size INTEGER,
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
+    rows_accepted INTEGER NOT NULL DEFAULT 0,
+    rows_duplicate INTEGER NOT NULL DEFAULT 0,
+    rows_rejected INTEGER NOT NULL DEFAULT 0,
+    blank_rows INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    moved_to TEXT,
+    created_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX files_hash_name ON files(file_hash, name);
+CREATE INDEX files_created ON files(created_at);
+
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('open', 'done', 'closed')),
+    client TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    payloadname TEXT,
+    body BLOB,
+    item_count INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    receipt TEXT,
+    parent_id INTEGER REFERENCES batches(id),
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX batches_open ON batches(next_attempt_at) WHERE state = 'open';
+CREATE INDEX batches_done_body ON batches(updated_at) WHERE state <> 'open' AND body IS NOT NULL;
+
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'dead')),
+    source TEXT NOT NULL,
+    source_name TEXT,
+    file_id INTEGER REFERENCES files(id),
+    line INTEGER,
+    client TEXT NOT NULL,
+    tracking_id TEXT,
+    content_hash TEXT NOT NULL,
+    column_set_id INTEGER REFERENCES column_sets(id),
+    payload TEXT,
+    group_key TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    batch_id INTEGER REFERENCES batches(id),
+    last_status INTEGER,
+    last_error TEXT,
+    receipt TEXT,
+    forced INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX items_hash ON items(content_hash, created_at);
+CREATE INDEX items_state ON items(state);
+CREATE INDEX items_due ON items(next_attempt_at, id) WHERE state = 'pending' AND batch_id IS NULL;
+CREATE INDEX items_group ON items(group_key, id) WHERE state = 'pending' AND batch_id IS NULL;
+CREATE INDEX items_batch ON items(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX items_tracking ON items(tracking_id) WHERE tracking_id IS NOT NULL;
+CREATE INDEX items_file ON items(file_id) WHERE file_id IS NOT NULL;
+CREATE INDEX items_purge ON items(sent_at) WHERE state = 'sent' AND payload IS NOT NULL;
+CREATE INDEX items_expiry ON items(created_at) WHERE state IN ('pending', 'failed');
+
+CREATE TABLE batch_items (
+    batch_id INTEGER NOT NULL REFERENCES batches(id),
+    position INTEGER NOT NULL,
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    PRIMARY KEY (batch_id, position)
+) WITHOUT ROWID;
+CREATE INDEX batch_items_item ON batch_items(item_id);
+
+CREATE TABLE batch_events (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(id),
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    status INTEGER,
+    detail TEXT
+);
+CREATE INDEX batch_events_batch ON batch_events(batch_id);
+
+CREATE TABLE duplicates (
+    id INTEGER PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    original_item_id INTEGER REFERENCES items(id),
+    source TEXT NOT NULL,
+    source_name TEXT,
+    file_id INTEGER REFERENCES files(id),
+    line INTEGER,
+    tracking_id TEXT,
+    seen_at REAL NOT NULL
+);
+CREATE INDEX duplicates_original ON duplicates(original_item_id);
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    item_id INTEGER,
+    detail TEXT
+);
+CREATE INDEX audit_item ON audit(item_id);
+
+CREATE TABLE control (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+""",
+    ),
+]

@@ -1,0 +1,322 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from relay.errors import IllegalTransition, OutboxDamaged
+from relay.store.models import BatchSpec, NewItem
+from relay.store.outbox import Outbox
+from tests.helpers.builders import COLUMNS, csv_build, new_item
+
+T0 = 1_767_225_600.0
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    box = Outbox(tmp_path / "outbox.db")
+    yield box
+    box.close()
+
+
+def add(outbox, n, start=0, now=T0, source="listener", client="c", source_name=None):
+    return outbox.add_items([new_item(i) for i in range(start, start + n)], source=source, client=client, now=now,
+                            source_name=source_name)
+
+
+def claim(outbox, now=T0 + 1, limit=100, owner="s1"):
+    return outbox.claim(now=now, lease_s=60, owner=owner, limit=limit, build=csv_build)
+
+
+def states(outbox):
+    return {k: v for k, v in outbox.counts().by_state.items() if v}
+
+
+def test_pragmas_and_migrations_recorded(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    conn = box.db.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+    box.close()
+    # reopening applies nothing twice
+    box = Outbox(tmp_path / "o.db")
+    assert box.db.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    box.close()
+
+
+def test_outbox_file_is_private(tmp_path):
+    Outbox(tmp_path / "o.db").close()
+    assert (tmp_path / "o.db").stat().st_mode & 0o077 == 0
+
+
+def test_damaged_file_is_a_clear_error_and_is_kept(tmp_path):
+    path = tmp_path / "o.db"
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(OutboxDamaged, match="damaged"):
+        Outbox(path)
+    assert path.read_bytes().startswith(b"this is not")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "o.db"
+    Outbox(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(Exception, match="newer relay"):
+        Outbox(path)
+
+
+def test_add_dedupes_within_and_across_calls(outbox):
+    r = outbox.add_items([new_item(1), new_item(2), new_item(1)], source="listener", client="c", now=T0)
+    assert r.duplicate == [False, False, True]
+    assert r.ids[2] == r.ids[0]
+    r2 = add(outbox, 3)  # items 0,1,2: 1 and 2 are duplicates
+    assert r2.duplicate == [False, True, True]
+    assert outbox.counts().duplicates == 3
+    assert states(outbox) == {"pending": 3}
+
+
+def test_duplicate_window_expires(tmp_path):
+    box = Outbox(tmp_path / "o.db", dedupe_window_days=1)
+    add(box, 1)
+    assert add(box, 1, now=T0 + 3600).duplicates == 1
+    assert add(box, 1, now=T0 + 2 * 86400).accepted == 1
+    box.close()
+
+
+def test_duplicates_record_source_and_original(outbox):
+    first = add(outbox, 1)
+    outbox.add_items([new_item(0)], source="file", client="c", now=T0 + 5, source_name="copy.csv")
+    dups = outbox.list_duplicates()
+    assert dups[0]["original_item_id"] == first.ids[0]
+    assert dups[0]["source_name"] == "copy.csv"
+
+
+def test_add_is_all_or_nothing(outbox):
+    broken = NewItem(content_hash=None, payload="[]", columns=COLUMNS)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="NOT NULL"):  # the second item breaks a constraint
+        outbox.add_items([new_item(1), broken], source="listener", client="c", now=T0)
+    assert outbox.count_items() == 0
+
+
+def test_claim_forms_persisted_batch_and_leases(outbox):
+    add(outbox, 5)
+    batch = claim(outbox, limit=3)
+    assert len(batch.item_ids) == 3 and batch.body.startswith(b"Result_ID,")
+    assert states(outbox) == {"sending": 3, "pending": 2}
+    # a second claim takes the rest, never the leased batch
+    other = claim(outbox, limit=10, owner="s2")
+    assert set(other.item_ids).isdisjoint(batch.item_ids)
+    assert claim(outbox, limit=10) is None
+
+
+def test_claim_never_mixes_column_sets_or_clients(outbox):
+    outbox.add_items([new_item(1)], source="listener", client="a", now=T0)
+    outbox.add_items([new_item(2, ("Result_ID", "x"))], source="listener", client="a", now=T0)
+    outbox.add_items([new_item(3)], source="listener", client="b", now=T0)
+    sizes = []
+    while (b := claim(outbox)) is not None:
+        sizes.append(len(b.item_ids))
+    assert sizes == [1, 1, 1]
+
+
+def test_complete_stores_receipt(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    assert outbox.complete(b.id, owner="s1", receipt='{"id":"r1"}', status=201, now=T0 + 2) == 2
+    item = outbox.get_item(b.item_ids[0])
+    assert item.state == "sent" and item.receipt == '{"id":"r1"}' and item.sent_at == T0 + 2
+    assert outbox.counts().last_success_at == T0 + 2
+    with pytest.raises(IllegalTransition):
+        outbox.complete(b.id, owner="s1", receipt="x", status=201, now=T0 + 3)
+
+
+def test_backoff_resends_identical_batch_with_same_key(outbox):
+    add(outbox, 3)
+    b = claim(outbox)
+    outbox.backoff(b.id, owner="s1", next_at=T0 + 100, status=502, error="bad gateway", now=T0 + 2)
+    assert states(outbox) == {"pending": 3}
+    assert claim(outbox, now=T0 + 50) is None  # not due yet, and its items are not re-batched
+    again = claim(outbox, now=T0 + 100)
+    assert (again.id, again.idempotency_key, again.body) == (b.id, b.idempotency_key, b.body)
+    assert again.attempts == 1
+    assert outbox.get_item(b.item_ids[0]).attempts == 1
+
+
+def test_deferral_does_not_count_an_attempt(outbox):
+    add(outbox, 1)
+    b = claim(outbox)
+    outbox.backoff(b.id, owner="s1", next_at=T0 + 10, status=503, error="unavailable", now=T0 + 1,
+                   count_attempt=False)
+    assert outbox.get_item(b.item_ids[0]).attempts == 0
+
+
+def test_wrong_owner_cannot_answer(outbox):
+    add(outbox, 1)
+    b = claim(outbox)
+    with pytest.raises(IllegalTransition):
+        outbox.complete(b.id, owner="intruder", receipt="x", status=201, now=T0)
+
+
+def test_reject_items_fails_named_and_requeues_rest_in_new_batch(outbox):
+    add(outbox, 4)
+    b = claim(outbox)
+    failed, requeued = outbox.reject_items(b.id, owner="s1", failures={2: "missing DOB"}, status=400, now=T0 + 2)
+    assert failed == [b.item_ids[1]] and len(requeued) == 3
+    assert outbox.get_item(failed[0]).last_error == "missing DOB"
+    nb = claim(outbox, now=T0 + 3)
+    assert nb.idempotency_key != b.idempotency_key and list(nb.item_ids) == requeued
+
+
+def test_split_halves_in_order_with_new_keys(outbox):
+    add(outbox, 5)
+    b = claim(outbox)
+    children = outbox.split(b.id, owner="s1", build=csv_build, status=413, reason="too large", now=T0 + 2)
+    assert len(children) == 2
+    first = claim(outbox, now=T0 + 3)
+    second = claim(outbox, now=T0 + 3)
+    assert list(first.item_ids) + list(second.item_ids) == list(b.item_ids)
+    assert len(first.item_ids) == 3
+    one = claim(outbox, now=T0 + 3)
+    assert one is None
+
+
+def test_split_single_item_is_illegal(outbox):
+    add(outbox, 1)
+    b = claim(outbox)
+    with pytest.raises(IllegalTransition):
+        outbox.split(b.id, owner="s1", build=csv_build, status=400, reason="x", now=T0)
+
+
+def test_size_limited_build_takes_a_prefix(outbox):
+    add(outbox, 5)
+    b = outbox.claim(now=T0 + 1, lease_s=60, owner="s", limit=10,
+                     build=lambda items: BatchSpec("text/csv", b"x", item_count=2))
+    assert len(b.item_ids) == 2
+    assert states(outbox) == {"sending": 2, "pending": 3}
+
+
+def test_fail_batch(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    outbox.fail_batch(b.id, owner="s1", reason="key reused with another body", status=422, now=T0 + 2)
+    assert states(outbox) == {"failed": 2}
+
+
+def test_release_and_reclaim_after_crash(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    assert outbox.reclaim_expired(now=T0 + 30) == 0
+    assert outbox.reclaim_expired(now=T0 + 61) == 1
+    assert states(outbox) == {"pending": 2}
+    again = claim(outbox, now=T0 + 62)
+    assert again.idempotency_key == b.idempotency_key
+    outbox.release(again.id, owner="s1", now=T0 + 63)
+    assert states(outbox) == {"pending": 2}
+    assert outbox.get_batch(b.id).attempts == 0
+
+
+def test_expired_lease_batch_can_be_claimed_directly(outbox):
+    add(outbox, 1)
+    b = claim(outbox)
+    again = outbox.claim(now=T0 + 200, lease_s=60, owner="s2", limit=10, build=csv_build)
+    assert again.id == b.id
+
+
+def test_release_owner(outbox):
+    add(outbox, 3)
+    claim(outbox, limit=1)
+    claim(outbox, limit=1)
+    assert outbox.release_owner("s1", now=T0 + 2) == 2
+    assert states(outbox) == {"pending": 3}
+
+
+def test_expire_to_dead(outbox):
+    add(outbox, 3)
+    b = claim(outbox, limit=1)
+    outbox.backoff(b.id, owner="s1", next_at=T0 + 10, status=500, error="x", now=T0 + 2)
+    b2 = claim(outbox, limit=1)
+    outbox.fail_batch(b2.id, owner="s1", reason="bad", status=422, now=T0 + 3)
+    assert outbox.expire(now=T0 + 86400 * 13, after_days=14) == 0
+    assert outbox.expire(now=T0 + 86400 * 15, after_days=14) == 3
+    assert states(outbox) == {"dead": 3}
+    assert "bad" in outbox.get_item(b2.item_ids[0]).last_error
+    assert outbox.get_batch(b.id).state == "closed"
+
+
+def test_retry_and_audit(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    outbox.fail_batch(b.id, owner="s1", reason="bad", status=422, now=T0 + 2)
+    with pytest.raises(IllegalTransition):
+        outbox.retry([999], now=T0)
+    assert outbox.retry(state="failed", now=T0 + 5, actor="tester") == list(b.item_ids)
+    assert states(outbox) == {"pending": 2}
+    kinds = [h.kind for h in outbox.history(b.item_ids[0])]
+    assert kinds[-1] == "retry"
+    with pytest.raises(IllegalTransition, match="pending"):
+        outbox.retry([b.item_ids[0]], now=T0 + 6)
+
+
+def test_resend_only_sent_and_not_after_purge(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    outbox.complete(b.id, owner="s1", receipt="r", status=201, now=T0 + 2)
+    first, second = b.item_ids
+    assert outbox.resend([first], now=T0 + 3) == [first]
+    item = outbox.get_item(first)
+    assert item.state == "pending" and item.forced
+    with pytest.raises(IllegalTransition):
+        outbox.resend([first], now=T0 + 4)  # pending now
+    assert outbox.purge(now=T0 + 86400 * 31, retention_days=30) == 1
+    assert outbox.get_item(second).payload is None
+    assert outbox.get_item(second).content_hash  # hashes stay
+    with pytest.raises(IllegalTransition, match="retention"):
+        outbox.resend([second], now=T0 + 86400 * 32)
+
+
+def test_purged_hash_still_suppresses_duplicates(outbox):
+    add(outbox, 1)
+    b = claim(outbox)
+    outbox.complete(b.id, owner="s1", receipt="r", status=201, now=T0 + 2)
+    outbox.purge(now=T0 + 86400 * 2, retention_days=1)
+    assert add(outbox, 1, now=T0 + 86400 * 3).duplicates == 1
+
+
+def test_counts_and_oldest_pending(outbox):
+    add(outbox, 2, now=T0)
+    add(outbox, 1, start=5, now=T0 + 50)
+    c = outbox.counts()
+    assert c.by_state["pending"] == 3 and c.oldest_pending_at == T0
+
+
+def test_list_and_search(outbox):
+    add(outbox, 3, source_name="a.csv")
+    assert [i.id for i in outbox.list_items(limit=2)] == [3, 2]
+    assert outbox.list_items(search="id-1")[0].tracking_id == "id-1"
+    assert outbox.count_items(search="a.csv") == 3
+    assert outbox.count_items(state="sent") == 0
+    with pytest.raises(ValueError):
+        outbox.list_items(state="bogus")
+
+
+def test_file_transaction_all_or_nothing(outbox):
+    with pytest.raises(RuntimeError):
+        with outbox.file_transaction(name="f.csv", path=None, file_hash="h", size=1, source="watch", client="c",
+                                     columns=COLUMNS, now=T0) as tx:
+            tx.add(2, '["a","b","c"]', "a", "hash-a")
+            raise RuntimeError("crash in the middle")
+    assert outbox.count_items() == 0 and outbox.known_file("h", "f.csv") is None
+    with outbox.file_transaction(name="f.csv", path=None, file_hash="h", size=1, source="watch", client="c",
+                                 columns=COLUMNS, now=T0) as tx:
+        assert tx.add(2, '["a","b","c"]', "a", "hash-a")
+        assert not tx.add(3, '["a","b","c"]', "a", "hash-a")
+    rec = outbox.known_file("h", "f.csv")
+    assert (rec.rows_accepted, rec.rows_duplicate) == (1, 1)
+    with outbox.file_transaction(name="f.csv", path=None, file_hash="h", size=1, source="watch", client="c",
+                                 columns=COLUMNS, now=T0) as tx:
+        assert tx.already_known is not None
+        with pytest.raises(IllegalTransition):
+            tx.add(2, "[]", None, "x")
