@@ -305,3 +305,12 @@ class BatchTransitions:
             conn.execute("UPDATE batches SET body = NULL WHERE state <> 'open' AND body IS NOT NULL AND updated_at < ?",
                          (cutoff,))
         return count
+
+    def make_due(self, *, now: float) -> int:
+        """"Send now": everything waiting for a retry becomes due at once."""
+        with self.db.transaction() as conn:
+            n = conn.execute("UPDATE batches SET next_attempt_at = ? WHERE state = 'open' AND next_attempt_at > ?",
+                             (now, now)).rowcount
+            n += conn.execute("UPDATE items SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?",
+                              (now, now)).rowcount
+        return n

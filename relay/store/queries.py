@@ -150,3 +150,20 @@ class Queries:
                 "ORDER BY d.id DESC LIMIT ? OFFSET ?", (limit, offset))
             names = [c[0] for c in cur.description]
             return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def next_due_at(self) -> float | None:
+        """When the next waiting batch or item becomes due (for an idle sender's sleep)."""
+        with self.db.lock:
+            row = self.db.conn.execute(
+                "SELECT min(t) FROM ("
+                "SELECT min(next_attempt_at) AS t FROM batches WHERE state = 'open' AND lease_until IS NULL "
+                "UNION ALL SELECT min(next_attempt_at) FROM items WHERE state = 'pending' AND batch_id IS NULL)"
+            ).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    def tracking_ids(self, item_ids: Sequence[int]) -> list[str | None]:
+        with self.db.lock:
+            found = dict(self.db.conn.execute(
+                f"SELECT id, tracking_id FROM items WHERE id IN ({','.join('?' * len(item_ids))})", list(item_ids)
+            ).fetchall())
+        return [found.get(i) for i in item_ids]

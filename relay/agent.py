@@ -1,0 +1,190 @@
+"""The agent facade: owns the outbox, the sender and the sources; start/stop/pause/resume.
+
+The CLI, the desktop app and the tests all drive this one object.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from relay import __version__, credentials
+from relay.clock import Clock, SystemClock
+from relay.config import Config
+from relay.delivery.sender import Sender
+from relay.events import CountsChanged, EventBus, Paused, Resumed
+from relay.instance import InstanceLock
+from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL, snapshot
+from relay.store.outbox import Outbox
+
+log = logging.getLogger("relay")
+
+
+def make_http_client(config: Config) -> httpx.Client:
+    """Keep-alive client; TLS verification always on, with an extra CA file if configured;
+    proxies from the environment."""
+    verify: ssl.SSLContext | bool = True
+    if config.intake.ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(config.intake.ca_file))
+    return httpx.Client(
+        verify=verify,
+        trust_env=True,
+        timeout=config.intake.timeout_s,
+        limits=httpx.Limits(max_keepalive_connections=2, max_connections=4),
+        headers={"User-Agent": f"relay/{__version__}"},
+    )
+
+
+class Agent:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        http_client: httpx.Client | None = None,
+        token: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.events = EventBus()
+        self._http = http_client
+        self._token = token or credentials.get_token
+        self._lock = InstanceLock(config.store.path)
+        self.outbox: Outbox | None = None
+        self.sender: Sender | None = None
+        self.sources: list[Any] = []
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._lock.acquire()
+        try:
+            self.outbox = Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
+            if self.config.intake.url:
+                self.sender = Sender(self.outbox, self.config, client=self._http or make_http_client(self.config),
+                                     clock=self.clock, token=self._token, events=self.events)
+                self.sender.start()
+            else:
+                log.warning("intake.url is not set: items are kept in the outbox but not sent")
+            for source in self._make_sources():
+                source.start()
+                self.sources.append(source)
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        log.info("agent started (outbox %s)", self.config.store.path)
+
+    def _make_sources(self) -> list[Any]:
+        return []
+
+    def stop(self) -> None:
+        for source in reversed(self.sources):
+            source.stop()
+        self.sources.clear()
+        if self.sender is not None:
+            self.sender.stop()
+            self.sender = None
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+        self._lock.release()
+        if self._started:
+            log.info("agent stopped")
+        self._started = False
+
+    def __enter__(self) -> Agent:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def box(self) -> Outbox:
+        if self.outbox is None:
+            raise RuntimeError("the agent is not started")
+        return self.outbox
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def new_work(self) -> None:
+        """Sources call this after committing items: the sender wakes at once."""
+        if self.sender is not None:
+            self.sender.wake()
+        self.events.emit(CountsChanged(self.clock.now()))
+
+    def pause(self, reason: str = "paused by a person") -> None:
+        now = self.clock.now()
+        self.box.set_control({PAUSED_BY: "person", PAUSED_REASON: reason})
+        self.box.audit("pause", now=now, detail=reason)
+        self.events.emit(Paused("person", reason, now))
+        self.new_work()
+
+    def resume(self) -> None:
+        now = self.clock.now()
+        self.box.set_control({PAUSED_BY: None, PAUSED_REASON: None, UNAVAILABLE_UNTIL: None})
+        self.box.audit("resume", now=now)
+        self.events.emit(Resumed(now))
+        if self.sender is not None:
+            self.sender.credentials_changed()
+        self.new_work()
+
+    def send_now(self) -> int:
+        """Everything waiting for a retry is tried at once (maintenance windows still hold)."""
+        now = self.clock.now()
+        self.box.set_control({UNAVAILABLE_UNTIL: None})
+        n = self.box.make_due(now=now)
+        self.box.audit("send now", now=now)
+        self.new_work()
+        return n
+
+    def retry(self, ids: Sequence[int] = (), *, state: str | None = None, actor: str = "person") -> list[int]:
+        done = self.box.retry(ids, state=state, now=self.clock.now(), actor=actor)
+        self.new_work()
+        return done
+
+    def resend(self, ids: Sequence[int], *, actor: str = "person") -> list[int]:
+        done = self.box.resend(ids, now=self.clock.now(), actor=actor)
+        self.new_work()
+        return done
+
+    def set_token(self, token: str) -> None:
+        credentials.set_token(token)
+        if self.sender is not None:
+            self.sender.credentials_changed()
+
+    def stats(self) -> dict[str, Any]:
+        snap = snapshot(self.box, self.config.maintenance, self.clock.now())
+        if self.sender is not None:
+            st = self.sender.state
+            snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
+        return snap
+
+
+def run_foreground(config: Config) -> int:
+    """`relay run`: the agent until SIGINT/SIGTERM, then a graceful stop."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    agent = Agent(config)
+    try:
+        agent.start()
+        log.info("relay %s running; stop with Ctrl-C or SIGTERM", __version__)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        agent.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0

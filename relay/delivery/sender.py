@@ -1,0 +1,275 @@
+"""The sender: drains the outbox to the intake, one persisted batch at a time.
+
+``step()`` does one unit of work and says how long to wait before the next; the thread around it
+only waits (woken early by new work, resume or stop). Tests drive ``step()`` with a fake clock and
+``httpx.MockTransport``; integration tests run the thread against the real stub.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+
+import httpx
+from tenacity import RetryCallState, wait_random_exponential
+
+from relay.clock import Clock, iso
+from relay.config import Config
+from relay.delivery.answers import Decision, decide
+from relay.delivery.maintenance import maintenance_until
+from relay.delivery.wire import BUILDERS, headers
+from relay.errors import EnvironmentProblem
+from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
+from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL
+from relay.store.models import Batch
+from relay.store.outbox import Outbox
+
+log = logging.getLogger("relay.delivery")
+
+IDLE_POLL_S = 5.0  # new work from another process (`relay ingest`) is noticed this fast
+HOUSEKEEPING_S = 600.0
+MAINTENANCE_JITTER_S = 5.0
+
+
+class Backoff:
+    """Exponential backoff with full jitter between ``initial`` and ``cap`` (tenacity's strategy)."""
+
+    def __init__(self, initial: float, cap: float) -> None:
+        self._wait = wait_random_exponential(multiplier=initial, max=cap, min=initial)
+
+    def __call__(self, attempt: int) -> float:
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = max(1, attempt)
+        return float(self._wait(state))
+
+
+class Sender:
+    def __init__(
+        self,
+        outbox: Outbox,
+        config: Config,
+        *,
+        client: httpx.Client,
+        clock: Clock,
+        token: Callable[[], str | None],
+        events: EventBus | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not config.intake.url:
+            raise EnvironmentProblem(
+                f"{config.source or 'the configuration'}: intake.url is not set; relay does not know where to send"
+            )
+        self.outbox = outbox
+        self.config = config
+        self.url = config.intake.url
+        self.client = client
+        self.clock = clock
+        self.token = token
+        self.events = events or EventBus()
+        self.rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.build = BUILDERS[config.intake.format]
+        d = config.delivery
+        self.backoff = Backoff(d.retry_initial_s, d.retry_max_s)
+        self.lease_s = config.intake.timeout_s + 60.0
+        self._unavailable_streak = 0
+        self._next_probe = 0.0
+        self._next_housekeeping = 0.0
+        self._state: SenderState | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- thread -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.outbox.reclaim_expired(now=float("inf"))  # leases left by a previous run that died
+        self._thread = threading.Thread(target=self._run, name="relay-sender", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(grace_s)
+            if self._thread.is_alive():  # a request is in flight: abort it, the batch is retried later
+                self.client.close()
+                self._thread.join(grace_s)
+        self.outbox.release_owner(self.owner, now=self.clock.now())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                delay = self.step()
+            except EnvironmentProblem as exc:
+                log.error("sending stopped for now: %s", exc)
+                self._set_state("waiting", str(exc), None)
+                delay = 30.0
+            except Exception:  # a bug: logged with its traceback, then the loop goes on
+                log.exception("sender step failed")
+                delay = 30.0
+            if delay > 0 and not self._stop.is_set():
+                self._wake.wait(delay)
+
+    # -- one unit of work ---------------------------------------------------------------------
+
+    def step(self) -> float:
+        """Send at most one batch. Returns seconds until the sender wants to run again."""
+        now = self.clock.now()
+        if now >= self._next_housekeeping:
+            self.housekeeping(now)
+        control = self._control()
+        probing = False
+        paused_by = control.get(PAUSED_BY)
+        if paused_by == "person":
+            self._set_state("paused", control.get(PAUSED_REASON), None)
+            return 60.0
+        if paused_by == "intake":
+            if self._next_probe == 0.0:  # paused by an earlier run: a restart resumes at once
+                self._resume(now)
+            elif self._next_probe == float("inf"):  # retired sender: only a person resumes
+                self._set_state("paused", control.get(PAUSED_REASON), None)
+                return 60.0
+            elif now < self._next_probe:
+                self._set_state("paused", control.get(PAUSED_REASON), self._next_probe)
+                return self._next_probe - now
+            else:
+                probing = True
+        until = maintenance_until(self.config.maintenance, now)
+        if until is not None:
+            self._set_state("waiting", "intake maintenance window", until)
+            return until - now + self.rng.uniform(0, MAINTENANCE_JITTER_S)
+        unavailable = float(control[UNAVAILABLE_UNTIL]) if control.get(UNAVAILABLE_UNTIL) else None
+        if unavailable is not None and unavailable > now:
+            self._set_state("waiting", "the intake asked relay to wait", unavailable)
+            return unavailable - now
+        token = self.token()
+        if self.config.intake.auth != "none" and not token:
+            self._pause_by_intake(now, "no intake credential is stored: run `relay token set` or set RELAY_TOKEN")
+            return self._next_probe - now
+        batch = self.outbox.claim(now=now, lease_s=self.lease_s, owner=self.owner,
+                                  limit=self.config.intake.batch_max_items, build=self.build)
+        if batch is None:
+            due = self.outbox.next_due_at()
+            if due is not None and due > now:
+                self._set_state("waiting", "retrying after an error", due)
+                return min(due - now, IDLE_POLL_S)
+            self._set_state("idle", None, None)
+            return IDLE_POLL_S
+        self._set_state("sending", None, None)
+        decision = self._post(batch, token)
+        self._apply(batch, decision, probing)
+        return 0.0
+
+    def _control(self) -> dict[str, str]:
+        keys = (PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL)
+        return {k: v for k in keys if (v := self.outbox.get_control(k)) is not None}
+
+    def _post(self, batch: Batch, token: str | None) -> Decision:
+        h = headers(client=batch.client, content_type=batch.content_type, key=batch.idempotency_key,
+                    payloadname=batch.payloadname, auth=self.config.intake.auth, token=token)
+        try:
+            response = self.client.post(self.url, content=batch.body, headers=h,
+                                        timeout=self.config.intake.timeout_s)
+        except httpx.TimeoutException:
+            return Decision("unknown", None, f"no answer from the intake within {self.config.intake.timeout_s:g} s; "
+                                             "outcome unknown, the same batch is retried")
+        except httpx.TransportError as exc:
+            return Decision("unknown", None, f"could not reach the intake ({type(exc).__name__}); the same batch "
+                                             "is retried")
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return Decision("pause", None, f"cannot send to intake.url {self.url!r}: {exc}")
+        return decide(response.status_code, response.content, {k.lower(): v for k, v in response.headers.items()},
+                      now=self.clock.now(), n_items=len(batch.item_ids),
+                      tracking_ids=lambda: self.outbox.tracking_ids(batch.item_ids))
+
+    def _apply(self, batch: Batch, d: Decision, probing: bool) -> None:
+        now = self.clock.now()
+        n = len(batch.item_ids)
+        kind = d.kind
+        log.info("batch %d (%d items, key %s, attempt %d): %s %s", batch.id, n, batch.idempotency_key,
+                 batch.attempts + 1, kind, d.status if d.status is not None else "-")
+        if kind != "unavailable":
+            self._unavailable_streak = 0
+        if kind == "delivered":
+            self.outbox.complete(batch.id, owner=self.owner, receipt=d.receipt or "", status=d.status or 0, now=now)
+            if probing or self._control().get(UNAVAILABLE_UNTIL):
+                self._resume(now)
+            self.events.emit(Delivered(batch.id, n, now))
+        elif kind == "unavailable":
+            self._unavailable_streak += 1
+            wait = d.retry_after_s if d.retry_after_s is not None else self.backoff(self._unavailable_streak)
+            wait = min(max(wait, 1.0), self.config.delivery.unavailable_max_s)
+            self.outbox.set_control({UNAVAILABLE_UNTIL: repr(now + wait)})
+            self.outbox.backoff(batch.id, owner=self.owner, next_at=now + wait, status=d.status, error=d.message,
+                                now=now, count_attempt=False)
+            self._set_state("waiting", d.message, now + wait)
+        elif kind in ("unknown", "retry_later"):
+            wait = self.backoff(batch.attempts + 1)
+            self.outbox.backoff(batch.id, owner=self.owner, next_at=now + wait, status=d.status, error=d.message,
+                                now=now)
+        elif kind == "reject_items":
+            failed, _ = self.outbox.reject_items(batch.id, owner=self.owner, failures=d.failures,
+                                                 status=d.status or 400, now=now)
+            self.events.emit(ItemsFailed(len(failed), d.message, now))
+        elif kind == "split" and n > 1:
+            self.outbox.split(batch.id, owner=self.owner, build=self.build, status=d.status, reason=d.message,
+                              now=now)
+        elif kind in ("split", "fail_batch"):
+            failed = self.outbox.fail_batch(batch.id, owner=self.owner, reason=d.message, status=d.status, now=now)
+            self.events.emit(ItemsFailed(len(failed), d.message, now))
+        elif kind == "pause":
+            self.outbox.release(batch.id, owner=self.owner, now=now)
+            self._pause_by_intake(now, d.message, probe=d.pause_probe)
+        else:  # pragma: no cover - decide() returns only the kinds above
+            raise AssertionError(f"unknown decision {kind}")
+
+    # -- pause / resume -----------------------------------------------------------------------
+
+    def _pause_by_intake(self, now: float, reason: str, *, probe: bool = True) -> None:
+        self._next_probe = now + self.config.delivery.probe_interval_s if probe else float("inf")
+        if self._control().get(PAUSED_REASON) != reason:
+            log.warning("sending paused: %s", reason)
+            self.outbox.set_control({PAUSED_BY: "intake", PAUSED_REASON: reason})
+            self.events.emit(Paused("intake", reason, now))
+        self._set_state("paused", reason, self._next_probe if probe else None)
+
+    def _resume(self, now: float) -> None:
+        self._next_probe = 0.0
+        self.outbox.set_control({PAUSED_BY: None, PAUSED_REASON: None, UNAVAILABLE_UNTIL: None})
+        log.info("sending resumed")
+        self.events.emit(Resumed(now))
+
+    def credentials_changed(self) -> None:
+        """A new credential was stored: try again at once."""
+        if self._control().get(PAUSED_BY) == "intake":
+            self._next_probe = self.clock.now()
+        self.wake()
+
+    def _set_state(self, state: str, reason: str | None, until: float | None) -> None:
+        new = SenderState(state, reason, until)
+        if new != self._state:
+            self._state = new
+            if state in ("waiting", "paused") and until:
+                log.info("sender %s until %s: %s", state, iso(until), reason)
+            self.events.emit(new)
+
+    @property
+    def state(self) -> SenderState:
+        return self._state or SenderState("idle")
+
+    def housekeeping(self, now: float) -> None:
+        d = self.config.delivery
+        self.outbox.reclaim_expired(now=now)
+        self.outbox.expire(now=now, after_days=d.expire_after_days)
+        self.outbox.purge(now=now, retention_days=d.retention_days)
+        self._next_housekeeping = now + HOUSEKEEPING_S

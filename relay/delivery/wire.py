@@ -1,0 +1,98 @@
+"""The intake wire format (INTERFACE §5): batch bodies, content types, request headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from relay.store.models import BatchSpec, Item
+
+CONTENT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson", "json": "application/json"}
+MAX_ROWS = 10_000
+MAX_BODY_BYTES = 50 * 1024 * 1024
+
+
+def item_object(item: Item) -> Any:
+    """The item as a JSON value: a row becomes an object of column -> value."""
+    if item.payload is None:
+        raise ValueError(f"item {item.id} has no content (removed after the retention period)")
+    value = json.loads(item.payload)
+    if item.columns is not None:
+        return dict(zip(item.columns, value))
+    return value
+
+
+def item_row(item: Item, columns: tuple[str, ...]) -> list[str]:
+    """The item as a CSV row in ``columns`` order (flat JSON items too)."""
+    if item.columns is not None and item.columns == columns and item.payload is not None:
+        return list(json.loads(item.payload))
+    obj = item_object(item)
+    if not isinstance(obj, dict):
+        raise ValueError(f"item {item.id} is not a flat record and cannot be a CSV row")
+    return ["" if obj.get(c) is None else str(obj.get(c)) for c in columns]
+
+
+def _csv_line(values: list[str]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(values)
+    return buf.getvalue().encode("utf-8")
+
+
+def build_csv(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
+    columns = items[0].columns
+    if columns is None:
+        first = item_object(items[0])
+        if not isinstance(first, dict):
+            raise ValueError("a CSV batch needs flat records")
+        columns = tuple(first)
+    parts = [_csv_line(list(columns))]
+    size = len(parts[0])
+    for item in items[:MAX_ROWS]:
+        line = _csv_line(item_row(item, columns))
+        if size + len(line) > max_bytes and len(parts) > 1:
+            break
+        parts.append(line)
+        size += len(line)
+    return BatchSpec(CONTENT_TYPES["csv"], b"".join(parts), item_count=len(parts) - 1)
+
+
+def _json_parts(items: list[Item], max_bytes: int, sep: int) -> list[bytes]:
+    parts: list[bytes] = []
+    size = 2
+    for item in items[:MAX_ROWS]:
+        text = json.dumps(item_object(item), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if size + len(text) + sep > max_bytes and parts:
+            break
+        parts.append(text)
+        size += len(text) + sep
+    return parts
+
+
+def build_ndjson(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
+    parts = _json_parts(items, max_bytes, 1)
+    return BatchSpec(CONTENT_TYPES["ndjson"], b"\n".join(parts) + b"\n", item_count=len(parts))
+
+
+def build_json(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
+    parts = _json_parts(items, max_bytes, 1)
+    return BatchSpec(CONTENT_TYPES["json"], b"[" + b",".join(parts) + b"]", item_count=len(parts))
+
+
+BUILDERS: dict[str, Callable[[list[Item]], BatchSpec]] = {
+    "csv": build_csv, "ndjson": build_ndjson, "json": build_json,
+}
+
+
+def headers(*, client: str, content_type: str, key: str, payloadname: str | None, auth: str,
+            token: str | None) -> dict[str, str]:
+    h = {"client": client, "Content-Type": content_type, "Idempotency-Key": key}
+    if payloadname:
+        h["payloadname"] = payloadname
+    if token and auth == "bearer":
+        h["Authorization"] = f"Bearer {token}"
+    elif token and auth == "functions-key":
+        h["x-functions-key"] = token
+    return h
