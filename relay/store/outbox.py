@@ -23,6 +23,7 @@ from relay.store.queries import Queries
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
+CHUNK = 1000  # rows written per executemany inside one file transaction
 
 _INSERT_ITEM = (
     "INSERT INTO items (state, source, source_name, file_id, line, client, tracking_id, content_hash, "
@@ -99,6 +100,22 @@ class Outbox(BatchTransitions, Queries):
             (content_hash, now - self.dedupe_window_s),
         ).fetchone()
         return row[0] if row else None
+
+    def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
+        """content hash -> id of the item accepted within the window, for those already known."""
+        if self.dedupe_window_s <= 0 or not hashes:
+            return {}
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 900):
+            part = unique[start:start + 900]
+            for content_hash, item_id in conn.execute(
+                f"SELECT content_hash, max(id) FROM items WHERE content_hash IN ({','.join('?' * len(part))}) "
+                "AND created_at >= ? GROUP BY content_hash",
+                (*part, now - self.dedupe_window_s),
+            ):
+                found[content_hash] = item_id
+        return found
 
     def add_items(
         self,
@@ -307,6 +324,7 @@ class FileTransaction:
         self.blank_rows = 0
         self.file_id = 0
         self.already_known: FileRecord | None = None
+        self._pending: list[tuple[int, str, str | None, str]] = []
 
     def __enter__(self) -> FileTransaction:
         conn = self._conn = self._tx.__enter__()
@@ -329,28 +347,49 @@ class FileTransaction:
         self._group = f"{self._client}|{self._cs_id}|{name}"
         return self
 
-    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str) -> bool:
-        """One row; returns False when it is a duplicate (recorded, not added)."""
+    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str) -> None:
+        """One row. Rows are written in chunks; duplicates are recorded, not added."""
         if self.already_known is not None:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
+        self._pending.append((line, values_json, tracking_id, content_hash))
+        if len(self._pending) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows, self._pending = self._pending, []
+        if not rows:
+            return
         conn, now = self._conn, self._now
         name, _, _, _, source = self._meta
-        original = self._outbox._original(conn, content_hash, now)
-        if original is not None:
-            conn.execute(_INSERT_DUPLICATE, (content_hash, original, source, name, self.file_id, line, tracking_id, now))
-            self.duplicates += 1
-            return False
-        conn.execute(
-            _INSERT_ITEM,
-            (source, name, self.file_id, line, self._client, tracking_id, content_hash, self._cs_id,
-             values_json, self._group, now, now, now),
-        )
-        self.accepted += 1
-        return True
+        known = self._outbox._originals(conn, [r[3] for r in rows], now)
+        inserts, dups = [], []
+        for line, payload, tracking_id, content_hash in rows:
+            original = known.get(content_hash)
+            if original is not None:
+                dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
+                continue
+            known[content_hash] = -1  # a second copy inside this chunk: resolved after the insert
+            inserts.append((source, name, self.file_id, line, self._client, tracking_id, content_hash, self._cs_id,
+                            payload, self._group, now, now, now))
+        if inserts:
+            conn.executemany(_INSERT_ITEM, inserts)
+        if dups:
+            unresolved = [d[0] for d in dups if d[1] == -1]
+            if unresolved:
+                ids = self._outbox._originals(conn, unresolved, now)
+                dups = [(d[0], ids[d[0]] if d[1] == -1 else d[1], *d[2:]) for d in dups]
+            conn.executemany(_INSERT_DUPLICATE, dups)
+        self.accepted += len(inserts)
+        self.duplicates += len(dups)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:
         if exc_type is None and self.already_known is None:
+            try:
+                self._flush()
+            except BaseException as flush_exc:
+                self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
+                raise
             self._conn.execute(
                 "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
                 "WHERE id = ?",

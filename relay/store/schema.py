@@ -85,9 +85,7 @@ CREATE INDEX items_due ON items(next_attempt_at, id) WHERE state = 'pending' AND
 CREATE INDEX items_group ON items(group_key, id) WHERE state = 'pending' AND batch_id IS NULL;
 CREATE INDEX items_batch ON items(batch_id) WHERE batch_id IS NOT NULL;
 CREATE INDEX items_tracking ON items(tracking_id) WHERE tracking_id IS NOT NULL;
-CREATE INDEX items_file ON items(file_id) WHERE file_id IS NOT NULL;
 CREATE INDEX items_purge ON items(sent_at) WHERE state = 'sent' AND payload IS NOT NULL;
-CREATE INDEX items_expiry ON items(created_at) WHERE state IN ('pending', 'failed');
 
 CREATE TABLE batch_items (
     batch_id INTEGER NOT NULL REFERENCES batches(id),

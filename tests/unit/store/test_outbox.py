@@ -311,10 +311,12 @@ def test_file_transaction_all_or_nothing(outbox):
     assert outbox.count_items() == 0 and outbox.known_file("h", "f.csv") is None
     with outbox.file_transaction(name="f.csv", path=None, file_hash="h", size=1, source="watch", client="c",
                                  columns=COLUMNS, now=T0) as tx:
-        assert tx.add(2, '["a","b","c"]', "a", "hash-a")
-        assert not tx.add(3, '["a","b","c"]', "a", "hash-a")
+        tx.add(2, '["a","b","c"]', "a", "hash-a")
+        tx.add(3, '["a","b","c"]', "a", "hash-a")
+        tx.add(4, '["d","e","f"]', "d", "hash-d")
     rec = outbox.known_file("h", "f.csv")
-    assert (rec.rows_accepted, rec.rows_duplicate) == (1, 1)
+    assert (rec.rows_accepted, rec.rows_duplicate) == (2, 1)
+    assert outbox.list_duplicates()[0]["original_item_id"] == 1
     with outbox.file_transaction(name="f.csv", path=None, file_hash="h", size=1, source="watch", client="c",
                                  columns=COLUMNS, now=T0) as tx:
         assert tx.already_known is not None
