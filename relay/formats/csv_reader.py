@@ -161,10 +161,13 @@ class CsvFile:
         tracking = self._tracking_index
         for item in items:
             if isinstance(item, BrokenRecord):
-                yield self._reject(item.line, _broken_reason(item, header, self.delimiter), item.fields)
+                yield self._reject(
+                    item.line, _broken_reason(item, header, self.delimiter), item.fields
+                )
                 continue
             line, fields = item
-            if not "".join(fields).strip():
+            text = "".join(fields).strip()
+            if not text or text == "\x1a":  # Ctrl-Z: the end-of-file mark of old DOS tools
                 self.blank_rows += 1
                 continue
             if len(fields) != width:
@@ -249,7 +252,9 @@ def _check_header(raw: RawHeader) -> tuple[str, ...]:
     while names and not names[-1]:
         names.pop()  # Excel's trailing empty columns; a value under one is a ragged row
     if not names:
-        raise FileRejected(f"Line {raw.line} is not a CSV header: all of its column names are empty.")
+        raise FileRejected(
+            f"Line {raw.line} is not a CSV header: all of its column names are empty."
+        )
     if len(names) > MAX_COLUMNS:
         raise FileRejected(
             f"The header has {len(names):,} columns, more than the {MAX_COLUMNS:,} relay can read."
@@ -323,7 +328,8 @@ def open_csv(path: os.PathLike[str] | str, tracking_column: str | None = None) -
     by default the first present of DEFAULT_TRACKING_COLUMNS.
     """
     file_path = Path(path)
-    return _open(lambda: open(file_path, "rb"), file_path.name, file_path, tracking_column)
+    opener = lambda: open(file_path, "rb", buffering=0)  # noqa: E731
+    return _open(opener, file_path.name, file_path, tracking_column)
 
 
 def parse_csv_bytes(

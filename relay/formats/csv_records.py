@@ -25,7 +25,9 @@ _PIECE = 64 * 1024  # how much of a line to read at a time while skipping a brok
 _NEWLINES = ("\n", "\r")
 _SEP_DIRECTIVE = re.compile(r"\ufeff?sep=([,;\t])[ ]*[\r\n]*")
 
-Problem = Literal["unterminated_quote", "stray_quote", "field_too_large", "row_too_large", "unreadable"]
+Problem = Literal[
+    "unterminated_quote", "stray_quote", "field_too_large", "row_too_large", "unreadable"
+]
 
 
 class _RowTooLarge(Exception):

@@ -1,7 +1,7 @@
 """The first pass over a text file's raw bytes: hash, size, encoding, and "is this text at all?".
 
 The pass streams the bytes once in fixed-size chunks, so memory does not grow with the file. The
-second pass (``open_text``) decodes the same bytes as a text stream and re-hashes them as they go
+second pass (``Text``) decodes the same bytes as a text stream and re-hashes them as they go
 by, so a file that changed in between is noticed instead of half-read.
 """
 
@@ -41,7 +41,7 @@ BINARY_REASON = (
     "This looks like a binary file (for example a spreadsheet saved as .xlsx), not a CSV export."
 )
 UTF16_REASON = (
-    "The file is saved as UTF-16 (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" instead."
+    'The file is saved as UTF-16 (Excel\'s "Unicode Text"); save it as "CSV UTF-8" instead.'
 )
 EMPTY_REASON = "The file is empty."
 CHANGED_REASON = (
@@ -75,7 +75,8 @@ class Probe:
 def _looks_binary(head: bytes) -> bool:
     if head.startswith(_SIGNATURES):
         return True
-    sample = head[:_SNIFF_BYTES]
+    # A trailing Ctrl-Z is the end-of-file mark of old DOS tools, not binary content.
+    sample = head[:_SNIFF_BYTES].rstrip(b"\x1a")
     if not sample:
         return False
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
@@ -145,10 +146,8 @@ class _HashingReader(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
-        data = self._inner.read(len(view))
-        n = len(data)
-        view[:n] = data
-        self.digest.update(data)
+        n: int = self._inner.readinto(view)  # type: ignore[attr-defined]
+        self.digest.update(view[:n])
         self.size += n
         return n
 
@@ -178,7 +177,10 @@ class Text:
         """At the end of the text: raise FileChanged unless exactly the probed bytes were read."""
         if self.stream.read(1):
             raise FileChanged(CHANGED_REASON)
-        if self._raw.size != self._found.size or self._raw.digest.hexdigest() != self._found.file_hash:
+        if (
+            self._raw.size != self._found.size
+            or self._raw.digest.hexdigest() != self._found.file_hash
+        ):
             raise FileChanged(CHANGED_REASON)
 
     def close(self) -> None:

@@ -9,36 +9,39 @@ import uuid
 
 SIMPLE_REPORT_COLUMNS = (
     "Patient_last_name Patient_first_name Patient_middle_name Patient_suffix "
-    "Patient_tribal_affiliation Patient_ID Patient_race Patient_DOB Patient_gender Patient_ethnicity "
-    "Patient_preferred_language Patient_street Patient_street_2 Patient_city Patient_state "
-    "Patient_zip_code Patient_country Patient_phone_number Patient_county Patient_email Patient_role "
-    "Ordered_test_code Specimen_source_site_code Specimen_type_code Test_Kit_Name_ID "
-    "Equipment_Model_ID Device_ID Instrument_ID Result_ID Corrected_result_ID Test_correction_reason "
-    "Test_result_status Order_result_status Observation_result_status Test_result_code "
-    "Illness_onset_date Specimen_collection_date_time Order_test_date Test_date Date_result_released "
+    "Patient_tribal_affiliation Patient_ID Patient_race Patient_DOB Patient_gender "
+    "Patient_ethnicity Patient_preferred_language Patient_street Patient_street_2 "
+    "Patient_city Patient_state Patient_zip_code Patient_country Patient_phone_number "
+    "Patient_county Patient_email Patient_role Ordered_test_code Specimen_source_site_code "
+    "Specimen_type_code Test_Kit_Name_ID Equipment_Model_ID Device_ID Instrument_ID "
+    "Result_ID Corrected_result_ID Test_correction_reason Test_result_status "
+    "Order_result_status Observation_result_status Test_result_code Illness_onset_date "
+    "Specimen_collection_date_time Order_test_date Test_date Date_result_released "
     "Processing_mode_code Employed_in_healthcare Resident_congregate_setting First_test "
-    "Symptomatic_for_disease Site_of_care Testing_lab_name Testing_lab_CLIA Testing_lab_street "
-    "Testing_lab_street_2 Testing_lab_city Testing_lab_state Testing_lab_zip_code "
-    "Testing_lab_phone_number Testing_lab_county Organization_name Ordering_facility_name "
-    "Ordering_facility_street Ordering_facility_street_2 Ordering_facility_city "
-    "Ordering_facility_state Ordering_facility_zip_code Ordering_facility_phone_number "
-    "Ordering_facility_county Ordering_facility_email Ordering_provider_ID "
-    "Ordering_provider_last_name Ordering_provider_first_name Ordering_provider_street "
-    "Ordering_provider_street_2 Ordering_provider_city Ordering_provider_state "
-    "Ordering_provider_zip_code Ordering_provider_phone_number Ordering_provider_county"
+    "Symptomatic_for_disease Site_of_care Testing_lab_name Testing_lab_CLIA "
+    "Testing_lab_street Testing_lab_street_2 Testing_lab_city Testing_lab_state "
+    "Testing_lab_zip_code Testing_lab_phone_number Testing_lab_county Organization_name "
+    "Ordering_facility_name Ordering_facility_street Ordering_facility_street_2 "
+    "Ordering_facility_city Ordering_facility_state Ordering_facility_zip_code "
+    "Ordering_facility_phone_number Ordering_facility_county Ordering_facility_email "
+    "Ordering_provider_ID Ordering_provider_last_name Ordering_provider_first_name "
+    "Ordering_provider_street Ordering_provider_street_2 Ordering_provider_city "
+    "Ordering_provider_state Ordering_provider_zip_code Ordering_provider_phone_number "
+    "Ordering_provider_county"
 ).split()
 
 LOWERCASE_COLUMNS = (
     "patient_id patient_last_name patient_first_name patient_middle_name patient_street "
-    "patient_street2 patient_city patient_state patient_zip_code patient_county patient_phone_number "
-    "patient_dob patient_gender patient_race patient_ethnicity patient_preferred_language "
-    "patient_email accession_number equipment_model_name test_performed_code test_result "
-    "order_test_date specimen_collection_date testing_lab_specimen_received_date test_result_date "
-    "date_result_released specimen_type ordering_provider_id ordering_provider_last_name "
-    "ordering_provider_first_name ordering_provider_middle_name ordering_provider_street "
-    "ordering_provider_street2 ordering_provider_city ordering_provider_state "
-    "ordering_provider_zip_code ordering_provider_phone_number testing_lab_clia testing_lab_name "
-    "testing_lab_street testing_lab_street2 testing_lab_city testing_lab_state testing_lab_zip_code "
+    "patient_street2 patient_city patient_state patient_zip_code patient_county "
+    "patient_phone_number patient_dob patient_gender patient_race patient_ethnicity "
+    "patient_preferred_language patient_email accession_number equipment_model_name "
+    "test_performed_code test_result order_test_date specimen_collection_date "
+    "testing_lab_specimen_received_date test_result_date date_result_released specimen_type "
+    "ordering_provider_id ordering_provider_last_name ordering_provider_first_name "
+    "ordering_provider_middle_name ordering_provider_street ordering_provider_street2 "
+    "ordering_provider_city ordering_provider_state ordering_provider_zip_code "
+    "ordering_provider_phone_number testing_lab_clia testing_lab_name testing_lab_street "
+    "testing_lab_street2 testing_lab_city testing_lab_state testing_lab_zip_code "
     "testing_lab_phone_number pregnant employed_in_healthcare symptomatic_for_disease "
     "illness_onset_date resident_congregate_setting residence_type hospitalized icu "
     "ordering_facility_name ordering_facility_street ordering_facility_street2 "
@@ -109,7 +112,9 @@ def _lowercase_value(name: str, rng: random.Random) -> str:
     return rng.choice(["", "N", "Y", "Ordering Facility, Inc."])
 
 
-def simple_report_rows(count: int, seed: int = 1, columns: list[str] | None = None) -> list[dict[str, str]]:
+def simple_report_rows(
+    count: int, seed: int = 1, columns: list[str] | None = None
+) -> list[dict[str, str]]:
     rng = random.Random(seed)
     cols = columns or SIMPLE_REPORT_COLUMNS
     return [{c: _simple_report_value(c, rng) for c in cols} for _ in range(count)]

@@ -102,7 +102,7 @@ def test_no_newline_at_end_of_file(tmp_path):
 
 def test_utf16_is_refused_with_advice(tmp_path):
     path = write(tmp_path, TEXT.encode("utf-16"))
-    with pytest.raises(FileRejected, match="UTF-16.*CSV UTF-8"):
+    with pytest.raises(FileRejected, match=r"UTF-16.*CSV UTF-8"):
         open_csv(path)
 
 

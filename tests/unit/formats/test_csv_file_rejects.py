@@ -13,7 +13,9 @@ from relay.formats.csv_reader import FileChanged, FileRejected, open_csv, parse_
 
 from .support import read_all, write
 
-BINARY = "This looks like a binary file (for example a spreadsheet saved as .xlsx), not a CSV export."
+BINARY = (
+    "This looks like a binary file (for example a spreadsheet saved as .xlsx), not a CSV export."
+)
 
 
 def rejected(tmp_path, data: bytes, **kwargs) -> FileRejected:

@@ -15,7 +15,9 @@ def _generate(path: Path, size: int) -> int:
     comment = "Patient reported mild symptoms, retest advised; " * 160  # rows of ~8 KB
     rows = 0
     with path.open("w", encoding="utf-8-sig", newline="") as out:
-        out.write("Result_ID,Patient_last_name,Specimen_collection_date_time,comment,Test_result_code\r\n")
+        out.write(
+            "Result_ID,Patient_last_name,Specimen_collection_date_time,comment,Test_result_code\r\n"
+        )
         written = 0
         while written < size:
             line = f'r-{rows:08d},Peña,202202201809-0500,"{comment}\r\n{rows}",260415000\r\n'

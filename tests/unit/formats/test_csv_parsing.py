@@ -15,13 +15,19 @@ from relay.formats.csv_reader import (
 )
 from relay.hashing import row_hash
 
-from .layouts import LOWERCASE_COLUMNS, SIMPLE_REPORT_COLUMNS, lowercase_rows, simple_report_rows, to_csv
+from .layouts import (
+    LOWERCASE_COLUMNS,
+    SIMPLE_REPORT_COLUMNS,
+    lowercase_rows,
+    simple_report_rows,
+    to_csv,
+)
 from .support import read_all, read_bytes, write
 
 
 def test_quoted_delimiters_quotes_and_newlines(tmp_path):
     data = (
-        b'id,comment,result\r\n'
+        b"id,comment,result\r\n"
         b'1,"retest, see note",Detected\r\n'
         b'2,"he said ""ok""",Not Detected\r\n'
         b'3,"line one\r\nline two, with comma\r\nline three",Positive\r\n'
@@ -78,8 +84,8 @@ def test_simple_report_layout(tmp_path):
     assert len(read.file.header) == len(SIMPLE_REPORT_COLUMNS)
     assert [r.tracking_id for r in read.rows] == [r["Result_ID"] for r in rows]
     assert [r.line for r in read.rows] == list(range(2, 27))
-    for row, source in zip(read.rows, rows):
-        assert dict(zip(read.file.header, row.values)) == source
+    for row, source in zip(read.rows, rows, strict=True):
+        assert dict(zip(read.file.header, row.values, strict=True)) == source
         assert row.content_hash == row_hash(read.file.header, row.values)
 
 
@@ -120,7 +126,12 @@ def test_tracking_column_choice(header, configured, expected):
     data = f"{header}\n1,2\n".encode()
     file = parse_csv_bytes(data, tracking_column=configured)
     assert file.tracking_column == expected
-    assert DEFAULT_TRACKING_COLUMNS == ("Result_ID", "message_id", "specimen_id", "accession_number")
+    assert DEFAULT_TRACKING_COLUMNS == (
+        "Result_ID",
+        "message_id",
+        "specimen_id",
+        "accession_number",
+    )
     row = next(iter(file))
     assert isinstance(row, Row)
     expected_id = None if expected is None else ("1" if header.split(",")[0] == expected else "2")

@@ -17,7 +17,9 @@ from .support import read_all, write
 
 
 def test_rejected_rows_file_opens_in_excel_and_keeps_the_fields(tmp_path):
-    source = write(tmp_path, 'id,name,comment\r\n1,Peña,ok\r\n2,José\r\n3,a,"b,c",d\r\n4,"x"y,z\r\n'.encode())
+    source = write(
+        tmp_path, 'id,name,comment\r\n1,Peña,ok\r\n2,José\r\n3,a,"b,c",d\r\n4,"x"y,z\r\n'.encode()
+    )
     read = read_all(open_csv(source))
     target = tmp_path / rejected_rows_name(source.name)
     assert target.name == "results.csv.rejected-rows.csv"
@@ -41,7 +43,10 @@ def test_rejected_rows_file_is_replaced_whole(tmp_path):
     rejects = [RowReject(7, "line 7: 1 field, header has 2", ("a",))]
     assert write_rejected_rows(target, ("id", "name"), iter(rejects)) == 1
     assert "old content" not in target.read_text(encoding="utf-8-sig")
-    assert target.read_text(encoding="utf-8-sig").splitlines()[1] == "7,\"line 7: 1 field, header has 2\",a"
+    assert (
+        target.read_text(encoding="utf-8-sig").splitlines()[1]
+        == '7,"line 7: 1 field, header has 2",a'
+    )
 
 
 def test_error_text_says_what_file_what_is_wrong_and_what_to_do():

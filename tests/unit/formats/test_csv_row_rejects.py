@@ -61,7 +61,7 @@ def test_field_of_exactly_one_megabyte_is_fine(tmp_path):
 def test_huge_quoted_multiline_field_does_not_spill_into_rows(tmp_path):
     # The lines inside the oversized quoted value look like rows; none of them may become one.
     inner = b"".join(b"9,fake,row %d\n" % i for i in range(MB // 12 + 10))
-    data = b"id,comment,result\n1,ok,D\n2,\"" + inner + b'",D\n3,fine,N\n'
+    data = b'id,comment,result\n1,ok,D\n2,"' + inner + b'",D\n3,fine,N\n'
     read = read_bytes(tmp_path, data)
     assert read.values == [("1", "ok", "D"), ("3", "fine", "N")]
     [reject] = read.rejects
@@ -191,3 +191,9 @@ def test_many_bad_rows_among_good_ones(tmp_path):
     assert len(read.rejects) == 20 and len(read.rows) == 180
     assert [r.line for r in read.rejects] == list(range(10, 202, 10))
     assert all(r.values[0] == str(r.line) for r in read.rows)  # line numbers stay exact
+
+
+def test_dos_end_of_file_mark_is_not_a_row(tmp_path):
+    read = read_bytes(tmp_path, b"id,name\r\n1,a\r\n\x1a")
+    assert read.values == [("1", "a")]
+    assert read.rejects == [] and read.file.blank_rows == 1
