@@ -1,9 +1,15 @@
 """Canonical forms and content hashes (INTERFACE §4).
 
-The same result gives the same hash however it arrives: a CSV row is taken as a mapping of trimmed
-header names to trimmed values (column order does not matter); a JSON object is serialised with
-sorted keys and no insignificant whitespace (RFC 8785 style). A CSV row and a flat JSON object of
-the same strings therefore hash alike.
+The same result gives the same hash however it arrives.
+
+- A CSV row is taken as a mapping of trimmed header names to trimmed values: its canonical form is
+  the sorted names and, in that order, the values, each as compact JSON (``["a","b"]`` newline
+  ``["1","2"]``). Column order and whitespace around names and values do not matter.
+- A JSON object whose values are all strings is a row too, so it hashes like the same CSV row.
+- Any other JSON value: keys sorted, no insignificant whitespace, UTF-8 (RFC 8785 style).
+
+The row form is computed once per header (``RowCanonicalizer``) so a file's rows cost one JSON
+encoding and one SHA-256 each; the trimmed values in canonical order are also what the outbox stores.
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 def _check_numbers(value: Any) -> None:
@@ -32,22 +41,59 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def canonical_row(header: Iterable[str], values: Iterable[str]) -> str:
-    """Canonical form of a CSV row: trimmed names -> trimmed values, as canonical JSON."""
-    mapping = {name.strip(): value.strip() for name, value in zip(header, values)}
-    return json.dumps(mapping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class RowCanonicalizer:
+    """Canonical form and hash of rows under one header.
+
+    ``columns`` are the trimmed names in canonical (sorted) order; calling it with a row's values
+    (in header order) returns ``(values_json, content_hash)`` where ``values_json`` is the JSON array
+    of the trimmed values in ``columns`` order.
+    """
+
+    def __init__(self, header: Sequence[str]) -> None:
+        names = [name.strip() for name in header]
+        if len(set(names)) != len(names):
+            raise ValueError("a row's column names must be unique once trimmed")
+        order = sorted(range(len(names)), key=names.__getitem__)
+        self.columns: tuple[str, ...] = tuple(names[i] for i in order)
+        self.width = len(names)
+        self._pick: Callable[[Sequence[str]], Any]
+        if len(order) == 1:
+            only = order[0]
+            self._pick = lambda values: (values[only],)
+        else:
+            self._pick = itemgetter(*order)
+        self._prefix = (_compact(list(self.columns)) + "\n").encode("utf-8")
+
+    def __call__(self, values: Sequence[str]) -> tuple[str, str]:
+        canonical = _compact(list(map(str.strip, self._pick(values))))
+        digest = hashlib.sha256(self._prefix)
+        digest.update(canonical.encode("utf-8"))
+        return canonical, digest.hexdigest()
+
+
+def canonical_row(header: Iterable[str], values: Iterable[str]) -> str:
+    """The canonical text of a CSV row (what its hash is taken over)."""
+    canon = RowCanonicalizer(list(header))
+    return canon._prefix.decode("utf-8") + canon(list(values))[0]
+
+
 def row_hash(header: Iterable[str], values: Iterable[str]) -> str:
-    return sha256_text(canonical_row(header, values))
+    return RowCanonicalizer(list(header))(list(values))[1]
+
+
+def is_flat_text(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values())
 
 
 def json_hash(value: Mapping[str, Any] | list[Any]) -> str:
-    """Hash of a JSON item. A flat object of strings is trimmed like a CSV row so both agree."""
-    if isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
-        return row_hash(value.keys(), value.values())
+    """Hash of a JSON item. A flat object of strings is a row, so it agrees with the CSV form."""
+    if is_flat_text(value):
+        assert isinstance(value, Mapping)
+        names = [k.strip() for k in value]
+        if len(set(names)) == len(names):
+            return row_hash(value.keys(), value.values())
     return sha256_text(canonical_json(value))

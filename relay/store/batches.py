@@ -43,17 +43,19 @@ class BatchTransitions:
             if row:
                 batch_id = row[0]
             else:
+                # Unbatched pending items are due at once in practice (retry and requeue set "now"),
+                # so the oldest one, found through the state index, names the next group.
                 first = conn.execute(
-                    "SELECT group_key FROM items WHERE state = 'pending' AND batch_id IS NULL "
-                    "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
+                    "SELECT group_key FROM items INDEXED BY items_state WHERE state = 'pending' "
+                    "AND batch_id IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT 1",
                     (now,),
                 ).fetchone()
                 if first is None:
                     return None
                 items = self._load_items(
                     conn,
-                    "WHERE group_key = ? AND state = 'pending' AND batch_id IS NULL AND next_attempt_at <= ? "
-                    "ORDER BY id LIMIT ?",
+                    "INDEXED BY items_state WHERE state = 'pending' AND batch_id IS NULL AND group_key = ? "
+                    "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                     (first[0], now, limit),
                 )
                 batch_id = self._form(conn, items, build, now, parent=None)
@@ -85,8 +87,8 @@ class BatchTransitions:
             "INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)",
             [(batch_id, pos, it.id) for pos, it in enumerate(used, start=1)],
         )
-        conn.executemany("UPDATE items SET batch_id = ?, updated_at = ? WHERE id = ?",
-                         [(batch_id, now, it.id) for it in used])
+        conn.execute("UPDATE items SET batch_id = ?, updated_at = ? WHERE id IN "
+                     "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, now, batch_id))
         self._event(conn, batch_id, now, "formed", None, f"{len(used)} items")
         return batch_id
 

@@ -81,8 +81,6 @@ CREATE TABLE items (
 );
 CREATE INDEX items_hash ON items(content_hash, created_at);
 CREATE INDEX items_state ON items(state);
-CREATE INDEX items_due ON items(next_attempt_at, id) WHERE state = 'pending' AND batch_id IS NULL;
-CREATE INDEX items_group ON items(group_key, id) WHERE state = 'pending' AND batch_id IS NULL;
 CREATE INDEX items_batch ON items(batch_id) WHERE batch_id IS NOT NULL;
 CREATE INDEX items_tracking ON items(tracking_id) WHERE tracking_id IS NOT NULL;
 CREATE INDEX items_purge ON items(sent_at) WHERE state = 'sent' AND payload IS NOT NULL;
