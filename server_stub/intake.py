@@ -1,0 +1,260 @@
+"""``POST /api/waters`` and ``POST /api/reports``: the checks, idempotency, faults and storing.
+
+Order of a request: maintenance (503) -> credentials (401) -> Idempotency-Key (409 while the same
+key is in flight) -> latency -> body (413 over the size limit) -> stored answer for the key (replay,
+or 422 for a different body) -> injected failure "before" -> client header, content type, parse,
+validation, duplicates, store -> injected failure "after". Answers from the last stage (2xx and
+4xx) are final and recorded durably for the key; earlier ones (401, 409, 413 by size, 503, 500)
+depend on the moment and are not, so a retry with the same key is evaluated afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import math
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from server_stub.accesslog import LOG_INFO_KEY
+from server_stub.clock import Clock
+from server_stub.faults import FaultInjector, FaultPlan
+from server_stub.maintenance import MaintenanceSchedule
+from server_stub.payload import CONTENT_TYPES, Batch, PayloadError, Rules, parse
+from server_stub.responses import ALL_DUPLICATES, duplicate_warnings, dumps, error_answer, item_errors, iso, receipt
+from server_stub.settings import Settings
+from server_stub.store import Store, StoreWorker, Submission, SubmitOutcome
+from server_stub.transport import DropConnection
+
+log = logging.getLogger("server_stub.intake")
+
+MAX_KEY_LENGTH = 255
+# When a body is over the limit, the rest is still read (and thrown away) up to this many bytes, so
+# the client gets to read the 413 instead of a broken pipe.
+_DRAIN_LIMIT = 256 * 1000 * 1000
+
+
+def _json(status: int, body: dict[str, Any] | str, headers: Mapping[str, str] | None = None) -> Response:
+    text = body if isinstance(body, str) else dumps(body)
+    return Response(text, status_code=status, headers=dict(headers or {}), media_type="application/json")
+
+
+class Intake:
+    """The intake endpoint (one instance per app; keeps the in-flight idempotency keys)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        store: StoreWorker,
+        schedule: MaintenanceSchedule,
+        faults: FaultInjector,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._store = store
+        self._schedule = schedule
+        self._faults = faults
+        self._rules = Rules(settings.required_columns, settings.reject_when, settings.max_items)
+        self._in_flight: set[str] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def handle(self, request: Request) -> Response:
+        info: dict[str, Any] = request.scope.setdefault(LOG_INFO_KEY, {})
+        counters: dict[str, int] = {"requests": 1}
+        response = await self._answer(request, info, counters)
+        label = "dropped" if isinstance(response, DropConnection) else str(response.status_code)
+        counters[f"status:{label}"] = 1
+        await self._store.run(Store.count_request, counters)
+        return response
+
+    # --- stages ---------------------------------------------------------------------------------
+
+    def _error(self, status: int, message: str, **kw: Any) -> dict[str, Any]:
+        return error_answer(status, message, timestamp=self._clock.now(), **kw)
+
+    async def _delay(self) -> None:
+        if self._settings.latency_ms > 0:
+            await asyncio.sleep(self._settings.latency_ms / 1000)
+
+    def authorized(self, request: Request) -> bool:
+        token = self._settings.token
+        if token is None:
+            return True
+        expected = token.encode("utf-8")
+        offered = []
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            offered.append(credential.strip())
+        if "x-functions-key" in request.headers:
+            offered.append(request.headers["x-functions-key"].strip())
+        ok = False
+        for value in offered:  # compare every offer in constant time; no early exit
+            ok |= hmac.compare_digest(value.encode("latin-1"), expected)
+        return ok
+
+    async def _answer(self, request: Request, info: dict[str, Any], counters: dict[str, int]) -> Response:
+        plan = self._faults.draw()
+        until = self._schedule.until()
+        if until is not None:
+            await self._delay()
+            retry_after = max(1, math.ceil(until - self._clock.now()))
+            body = self._error(503, f"The intake is in a maintenance window until {iso(until)}")
+            return _json(503, body, {"Retry-After": str(retry_after)})
+        if not self.authorized(request):
+            await self._delay()
+            message = "Missing or invalid credentials: send 'Authorization: Bearer <token>' or 'x-functions-key'"
+            return _json(401, self._error(401, message), {"WWW-Authenticate": "Bearer"})
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+                await self._delay()
+                return _json(400, self._error(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable "
+                                                   "ASCII characters", scope="parameter"))
+            info["idempotency_key"] = key
+            if key in self._in_flight:
+                await self._delay()
+                return _json(409, self._error(409, "A request with this Idempotency-Key is still being "
+                                                   "processed; retry later", scope="parameter"))
+            self._in_flight.add(key)
+        try:
+            return await self._answer_body(request, key, plan, info, counters)
+        finally:
+            if key is not None:
+                self._in_flight.discard(key)
+
+    async def _answer_body(
+        self, request: Request, key: str | None, plan: FaultPlan, info: dict[str, Any], counters: dict[str, int]
+    ) -> Response:
+        await self._delay()
+        try:
+            body = await self._read_body(request)
+        except PayloadError as exc:
+            return _json(exc.status, self._error(exc.status, exc.message))
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is listening any more
+        fingerprint = hashlib.sha256(
+            b"\n".join([request.headers.get("content-type", "").encode("latin-1"),
+                        request.headers.get("client", "").encode("latin-1"), body])
+        ).hexdigest()
+        if key is not None:
+            stored = await self._store.run(Store.answer, key)
+            if stored is not None and stored.fingerprint != fingerprint:
+                return _json(422, self._error(422, "This Idempotency-Key was already used for a different "
+                                                   "request body", scope="parameter"))
+            if stored is not None:
+                fault = self._fault(plan, "before", counters)
+                if fault is not None:
+                    return fault
+                counters["replays"] = 1
+                info["replay"] = True
+                replay = _json(stored.status, stored.body, {"Idempotent-Replayed": "true"})
+                return self._fault(plan, "after", counters) or replay
+        fault = self._fault(plan, "before", counters)
+        if fault is not None:
+            return fault
+        status, text = await self._evaluate(request, body, key, fingerprint, info)
+        return self._fault(plan, "after", counters) or _json(status, text)
+
+    def _fault(self, plan: FaultPlan, when: str, counters: dict[str, int]) -> Response | None:
+        kind = plan.at("before" if when == "before" else "after")
+        if kind is None:
+            return None
+        counters[f"fault:{kind}_{when}"] = 1
+        if kind == "drop":
+            return DropConnection()
+        if when == "before":
+            return _json(500, self._error(500, "Injected failure: the intake could not process the request"))
+        return _json(504, self._error(504, "Gateway timeout: no answer from the intake in time"))
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self._settings.max_body_bytes
+        too_big = PayloadError(413, f"The request body is larger than {limit} bytes; send smaller batches")
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await self._drain(request, int(length))
+            raise too_big
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limit:
+                await self._drain(request, len(data) + 1)
+                raise too_big
+        return bytes(data)
+
+    async def _drain(self, request: Request, expected: int) -> None:
+        if expected > _DRAIN_LIMIT:
+            return
+        async for _ in request.stream():
+            pass
+
+    async def _evaluate(
+        self, request: Request, body: bytes, key: str | None, fingerprint: str, info: dict[str, Any]
+    ) -> tuple[int, str]:
+        """The final answer for a request that got this far; recorded for its idempotency key."""
+        now = self._clock.now()
+        report_id = str(uuid.uuid4())
+        client = request.headers.get("client", "").strip()
+        content_type = request.headers.get("content-type", "").strip().lower()
+        batch: Batch | None = None
+        if not client:
+            answer = self._error(400, "Expected a 'client' request header naming the sender", scope="parameter")
+        elif content_type not in CONTENT_TYPES:
+            shown = request.headers.get("content-type")
+            answer = self._error(415, f"Unsupported Content-Type {shown!r}: use exactly one of "
+                                      f"{', '.join(CONTENT_TYPES)}, without parameters", sender=client)
+        else:
+            try:
+                batch = await asyncio.to_thread(parse, body, content_type, self._rules)
+            except PayloadError as exc:
+                answer = self._error(exc.status, exc.message, sender=client, report_id=report_id)
+            else:
+                info["items"] = batch.count
+                if batch.problems:
+                    answer = self._error(
+                        400, f"{len(batch.problems)} of {batch.count} items are invalid; nothing was stored",
+                        sender=client, report_id=report_id, item_count=batch.count,
+                        errors=item_errors(batch.problems),
+                    )
+                    batch = None
+        if batch is None:
+            status = int(answer["httpStatus"])
+            text = dumps(answer)
+            if key is not None:
+                await self._store.run(Store.save_answer, key, fingerprint, status, text, now)
+            return status, text
+        return await self._store_batch(request, body, batch, report_id, client, content_type, key, fingerprint, now)
+
+    async def _store_batch(
+        self, request: Request, body: bytes, batch: Batch, report_id: str, client: str, content_type: str,
+        key: str | None, fingerprint: str, now: float,
+    ) -> tuple[int, str]:
+        payload_name = request.headers.get("payloadname")
+        items = batch.items
+
+        def respond(outcome: SubmitOutcome) -> tuple[int, str]:
+            if not outcome.stored:
+                return 400, dumps(self._error(400, ALL_DUPLICATES, sender=client, report_id=report_id,
+                                              item_count=len(items)))
+            return 201, dumps(receipt(
+                report_id=report_id, submission_id=outcome.submission_id or 0, sender=client, timestamp=now,
+                item_count=len(items), payload_name=payload_name,
+                warnings=duplicate_warnings(items, outcome.duplicate_indices),
+                duplicate_count=len(outcome.duplicate_indices),
+            ))
+
+        submission = Submission(
+            report_id=report_id, client=client, content_type=content_type, payload_name=payload_name,
+            idempotency_key=key, fingerprint=fingerprint, received_at=now, items=items,
+            reject_duplicates=self._settings.reject_duplicates, body=body,
+        )
+        return await self._store.run(Store.submit, submission, respond)
