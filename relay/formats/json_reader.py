@@ -1,0 +1,438 @@
+"""JSON bodies to items: one object, an array of objects, or JSON lines (NDJSON).
+
+Every result is checked against ``schemas/result.schema.json``. A flat object whose values are all
+text becomes a tabular item (its keys are the columns, exactly like a CSV row, and it hashes like
+the CSV row of the same strings); any other object becomes a JSON document item. When the intake
+takes CSV, nested objects and lists are refused, and plain numbers, true/false and null become text
+so that the item is a row.
+
+Problems raise ``BodyRejected`` with plain words naming the result ("item 3: ...", or "line 4: ..."
+for JSON lines). Messages name fields, never their values: bodies carry patient data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from relay.config import load_schema
+from relay.errors import PermanentError
+from relay.formats.csv_reader import DEFAULT_TRACKING_COLUMNS
+from relay.hashing import canonical_json, json_hash
+from relay.store.models import NewItem
+
+log = logging.getLogger("relay.ingest")
+
+__all__ = [
+    "INTAKE_FORMATS",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_PROPERTIES",
+    "BodyRejected",
+    "read_json",
+    "read_ndjson",
+]
+
+INTAKE_FORMATS = ("csv", "json", "ndjson")
+MAX_ITEMS = 10_000  # results in one body
+MAX_PROPERTIES = 2_000  # the schema says the same
+MAX_DEPTH = 32  # levels of nested objects/lists below a result
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BOM = b"\xef\xbb\xbf"
+
+
+class BodyRejected(PermanentError):
+    """The body cannot be used; ``reason`` (also ``str(exc)``) says why in plain words."""
+
+    reason: str
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+
+class _Flagged(dict[str, Any]):
+    """An object in which the parser met a duplicate field name (reported with its item)."""
+
+    duplicate: str
+
+
+class _NonFinite:
+    """NaN, Infinity, or a number too large for a float: JSON has no place for these."""
+
+    def __repr__(self) -> str:
+        return "<non-finite>"
+
+
+_NON_FINITE = _NonFinite()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            flagged = _Flagged(pairs)
+            flagged.duplicate = key
+            return flagged
+        obj[key] = value
+    return obj
+
+
+def _float(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NON_FINITE
+
+
+def _constant(_: str) -> _NonFinite:
+    return _NON_FINITE
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_float, parse_constant=_constant)
+
+
+def _decode_text(data: bytes, kind: str) -> str:
+    if not data.strip():
+        raise BodyRejected("the body is empty")
+    if data.startswith(_BOM):
+        raise BodyRejected(f"the body starts with a byte order mark (BOM); send {kind} as UTF-8 without one")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BodyRejected(f"the body is not UTF-8 text (line {line}, byte {exc.start + 1})") from exc
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return _DECODER.decode(text)
+    except RecursionError as exc:
+        raise BodyRejected(f"{where} is nested too deeply") from exc
+    except json.JSONDecodeError as exc:
+        raise BodyRejected(_decode_error(exc, where)) from exc
+    except ValueError as exc:  # an integer with thousands of digits
+        raise BodyRejected(f"{where} holds a number too long to read") from exc
+
+
+def _decode_error(exc: json.JSONDecodeError, where: str) -> str:
+    problem = exc.msg[0].lower() + exc.msg[1:]
+    if where == "the body":
+        hint = ""
+        if exc.msg == "Extra data":
+            hint = "; for one result per line, send Content-Type application/x-ndjson"
+        return f"the body is not valid JSON: {problem} at line {exc.lineno}, column {exc.colno}{hint}"
+    return f"{where}: not valid JSON: {problem} at column {exc.colno}"
+
+
+# -- checking ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _validator(flat: bool) -> jsonschema.Draft202012Validator:
+    schema = load_schema("result.schema.json")
+    if flat:
+        schema = {**schema, "$ref": "#/$defs/flatResult"}
+    return jsonschema.Draft202012Validator(schema)
+
+
+class _FastCheck:
+    """The result schema compiled by hand, for speed (jsonschema takes milliseconds per result).
+
+    It is used only when the schema file has exactly the shape this code knows (checked on load,
+    with the limits read from the file); it only ever says "valid" for the common case, and any
+    result it does not accept goes to jsonschema, which has the last word and names the problem.
+    """
+
+    def __init__(self, defs: dict[str, Any]) -> None:
+        name, text, obj, lst, result = defs["fieldName"], defs["text"], defs["object"], defs["list"], defs["result"]
+        self.name_min, self.name_max = name["minLength"], name["maxLength"]
+        self.name_pattern = re.compile(name["pattern"])
+        self.text_max = text["maxLength"]
+        self.object_max, self.list_max = obj["maxProperties"], lst["maxItems"]
+        self.result_min, self.result_max = result["minProperties"], result["maxProperties"]
+        if _schema_shape(self) != defs:
+            raise ValueError("the result schema has a shape the fast check does not know")
+
+    def _names(self, obj: dict[str, Any]) -> bool:
+        lo, hi, pattern = self.name_min, self.name_max, self.name_pattern
+        return all(lo <= len(key) <= hi and pattern.search(key) for key in obj)
+
+    def _scalar(self, value: Any) -> bool:
+        kind = type(value)
+        if kind is str:
+            return len(value) <= self.text_max
+        return value is None or kind is bool or kind is int or kind is float
+
+    def _value(self, value: Any) -> bool:
+        if isinstance(value, dict):
+            return len(value) <= self.object_max and self._names(value) and all(map(self._value, value.values()))
+        if isinstance(value, list):
+            return len(value) <= self.list_max and all(map(self._value, value))
+        return self._scalar(value)
+
+    def valid(self, obj: dict[str, Any], flat: bool) -> bool:
+        if not (self.result_min <= len(obj) <= self.result_max and self._names(obj)):
+            return False
+        return all(map(self._scalar if flat else self._value, obj.values()))
+
+
+def _schema_shape(c: _FastCheck) -> dict[str, Any]:
+    """The schema's $defs as _FastCheck understands them, rebuilt from its limits."""
+    names = {"$ref": "#/$defs/fieldName"}
+    plain = {"type": ["number", "boolean", "null"]}
+    return {
+        "fieldName": {"type": "string", "minLength": c.name_min, "maxLength": c.name_max,
+                      "pattern": c.name_pattern.pattern},
+        "text": {"type": "string", "maxLength": c.text_max},
+        "scalar": {"anyOf": [{"$ref": "#/$defs/text"}, plain]},
+        "value": {"anyOf": [{"$ref": "#/$defs/text"}, plain, {"$ref": "#/$defs/object"}, {"$ref": "#/$defs/list"}]},
+        "object": {"type": "object", "maxProperties": c.object_max, "propertyNames": names,
+                   "additionalProperties": {"$ref": "#/$defs/value"}},
+        "list": {"type": "array", "maxItems": c.list_max, "items": {"$ref": "#/$defs/value"}},
+        "result": {"type": "object", "minProperties": c.result_min, "maxProperties": c.result_max,
+                   "propertyNames": names, "additionalProperties": {"$ref": "#/$defs/value"}},
+        "flatResult": {"type": "object", "minProperties": c.result_min, "maxProperties": c.result_max,
+                       "propertyNames": names, "additionalProperties": {"$ref": "#/$defs/scalar"}},
+    }
+
+
+@lru_cache(maxsize=None)
+def _fast_check() -> _FastCheck | None:
+    schema = load_schema("result.schema.json")
+    try:
+        if schema.get("$ref") != "#/$defs/result":
+            raise ValueError("the result schema does not start at #/$defs/result")
+        return _FastCheck(schema["$defs"])
+    except (KeyError, TypeError, ValueError):
+        log.debug("result schema: every result is checked by jsonschema alone")
+        return None
+
+
+def _schema_problem(obj: dict[str, Any], label: str, flat: bool) -> str | None:
+    fast = _fast_check()
+    if fast is not None and fast.valid(obj, flat):
+        return None
+    error = best_match(_validator(flat).iter_errors(obj))
+    return None if error is None else _describe(error, label)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _path(parts: Iterator[Any] | list[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _short(name: str, limit: int = 60) -> str:
+    return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
+def _field(path: list[Any]) -> str:
+    return f"field '{_short(_path(path), 120)}'"
+
+
+_NESTED = "{} is {}; the intake takes CSV, so values must be plain text or numbers"
+
+
+def _walk(value: Any, path: list[Any], csv_intake: bool) -> str | None:
+    """Problems the schema cannot see: duplicate names, NaN, lone surrogates, depth, nesting for CSV.
+
+    In reading order; recursion stops at MAX_DEPTH, so it stays shallow."""
+    if path and len(path) > MAX_DEPTH:
+        return f"{_field(path[:1])} is nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, dict):
+        if isinstance(value, _Flagged):
+            return f"the field name '{_short(value.duplicate)}' appears twice" + (f" in {_field(path)}" if path else "")
+        if path and csv_intake:
+            return _NESTED.format(_field(path), "an object")
+        children: Any = value.items()
+    else:
+        if csv_intake:
+            return _NESTED.format(_field(path), "a list")
+        children = enumerate(value)
+    for key, child in children:
+        if type(key) is str and _SURROGATE.search(key):
+            return "a field name" + (f" in {_field(path)}" if path else "") + " holds an invalid \\u escape"
+        kind = type(child)
+        if kind is str:
+            if _SURROGATE.search(child):
+                return f"{_field([*path, key])} holds an invalid \\u escape (half of a surrogate pair)"
+        elif child is _NON_FINITE:
+            return f"{_field([*path, key])} is NaN, Infinity or too large a number; JSON results must use finite numbers"
+        elif isinstance(child, (dict, list)):
+            problem = _walk(child, [*path, key], csv_intake)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _leaf(error: ValidationError) -> ValidationError:
+    """Inside "any of" branches, the branch whose type fits the value says what is wrong."""
+    while error.validator == "anyOf" and error.context:
+        fitting = [e for e in error.context if e.validator != "type"]
+        if not fitting:
+            break
+        found = best_match(fitting)
+        if found is None:
+            break
+        error = found
+    return error
+
+
+def _describe(error: ValidationError, label: str) -> str:
+    error = _leaf(error)
+    path = list(error.absolute_path)
+    where = f"{label}: {_field(path)}" if path else label
+    keyword = error.validator
+    if "propertyNames" in error.absolute_schema_path:
+        inside = f" in {_field(path)}" if path else ""
+        if keyword == "maxLength":
+            return f"{label}: a field name{inside} is longer than {error.validator_value:,} characters"
+        return f"{label}: a field name{inside} is empty"
+    if keyword == "minProperties":
+        return f"{where} is an empty object; a result needs at least one field"
+    if keyword == "maxProperties":
+        count = len(error.instance)
+        return f"{where} has {count:,} fields, more than the {error.validator_value:,} relay takes"
+    if keyword == "maxLength":
+        return f"{where} is longer than {error.validator_value:,} characters"
+    if keyword == "maxItems":
+        return f"{where} is a list of more than {error.validator_value:,} values"
+    if keyword in ("anyOf", "type"):
+        return f"{where} is {_kind(error.instance)}, which a result cannot hold there"
+    return f"{where} is not valid ({keyword})"
+
+
+def _check(obj: Any, label: str, csv_intake: bool) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise BodyRejected(f"{label} is {_kind(obj)}, not a JSON object")
+    problem = _walk(obj, [], csv_intake) or _same_names(obj)
+    if problem is not None:
+        raise BodyRejected(f"{label}: {problem}")
+    problem = _schema_problem(obj, label, csv_intake)
+    if problem is not None:
+        raise BodyRejected(problem)
+    return obj
+
+
+def _same_names(obj: dict[str, Any]) -> str | None:
+    seen: dict[str, str] = {}
+    for key in obj:
+        trimmed = key.strip()
+        if trimmed in seen:
+            return (f"the field names '{_short(seen[trimmed])}' and '{_short(key)}' are the same once "
+                    "surrounding spaces are trimmed")
+        seen[trimmed] = key
+    return None
+
+
+# -- items ---------------------------------------------------------------------------------------
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value)  # true/false and numbers as JSON writes them
+
+
+def _tracking(obj: dict[str, Any], configured: str | None) -> str | None:
+    wanted = (configured.strip(),) if configured and configured.strip() else DEFAULT_TRACKING_COLUMNS
+    found: str | None = next((name for name in wanted if name in obj), None)
+    if found is None:
+        folded = {key.strip().casefold(): key for key in reversed(list(obj))}
+        found = next((folded[n.casefold()] for n in wanted if n.casefold() in folded), None)
+    if found is None:
+        return None
+    value = obj[found]
+    if isinstance(value, (dict, list)) or value is None:
+        return None
+    return _as_text(value).strip() or None
+
+
+_ROW_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _item(obj: dict[str, Any], csv_intake: bool, line: int | None, tracking_column: str | None) -> NewItem:
+    if csv_intake:
+        obj = {key: _as_text(value) for key, value in obj.items()}
+    tracking_id = _tracking(obj, tracking_column)
+    if all(isinstance(value, str) for value in obj.values()):
+        columns = tuple(key.strip() for key in obj)
+        return NewItem(content_hash=json_hash(obj), payload=_ROW_DUMPS(list(obj.values())),
+                       tracking_id=tracking_id, columns=columns, line=line)
+    return NewItem(content_hash=json_hash(obj), payload=canonical_json(obj), tracking_id=tracking_id,
+                   columns=None, line=line)
+
+
+def _intake(intake_format: str) -> bool:
+    if intake_format not in INTAKE_FORMATS:
+        raise ValueError(f"unknown intake format {intake_format!r}; one of {', '.join(INTAKE_FORMATS)}")
+    return intake_format == "csv"
+
+
+def _too_many(count: int) -> BodyRejected:
+    return BodyRejected(f"the body holds {count:,} results, more than the {MAX_ITEMS:,} one request may carry; "
+                        "send them in smaller requests")
+
+
+def read_json(data: bytes, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
+    """An ``application/json`` body: one result object, or an array of them."""
+    csv_intake = _intake(intake_format)
+    value = _loads(_decode_text(data, "JSON"), "the body")
+    if isinstance(value, dict):
+        return [_item(_check(value, "item 1", csv_intake), csv_intake, None, tracking_column)]
+    if not isinstance(value, list):
+        raise BodyRejected(f"the body is {_kind(value)}; send a JSON object or an array of objects")
+    if not value:
+        raise BodyRejected("the body is an empty array; it holds no results")
+    if len(value) > MAX_ITEMS:
+        raise _too_many(len(value))
+    return [
+        _item(_check(obj, f"item {n}", csv_intake), csv_intake, None, tracking_column)
+        for n, obj in enumerate(value, start=1)
+    ]
+
+
+def read_ndjson(data: bytes, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
+    """An ``application/x-ndjson`` body: one result object per line; blank lines are skipped."""
+    csv_intake = _intake(intake_format)
+    text = _decode_text(data, "JSON lines")
+    items: list[NewItem] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        if len(items) == MAX_ITEMS:
+            raise _too_many(sum(1 for rest in text.split("\n") if rest.strip()))
+        label = f"line {number}"
+        obj = _check(_loads(line, label), label, csv_intake)
+        items.append(_item(obj, csv_intake, number, tracking_column))
+    return items
