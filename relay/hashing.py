@@ -3,8 +3,8 @@
 The same result gives the same hash however it arrives.
 
 - A CSV row is taken as a mapping of trimmed header names to trimmed values: its canonical form is
-  the sorted names and, in that order, the values, each as compact JSON (``["a","b"]`` newline
-  ``["1","2"]``). Column order and whitespace around names and values do not matter.
+  the sorted names as compact JSON, a newline, and the values in that order (``encode_values``).
+  Column order and whitespace around names and values do not matter.
 - A JSON object whose values are all strings is a row too, so it hashes like the same CSV row.
 - Any other JSON value: keys sorted, no insignificant whitespace, UTF-8 (RFC 8785 style).
 
@@ -45,12 +45,35 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+UNIT_SEPARATOR = "\x1f"
+
+
+def encode_values(values: Sequence[str]) -> str:
+    """A row's values as one string, cheap to make and to read back (``decode_values``).
+
+    Values are joined by the ASCII unit separator behind a leading one; if any value itself holds
+    that character, the values are written as a JSON array instead (which starts with ``[``), so the
+    encoding stays unambiguous.
+    """
+    joined = UNIT_SEPARATOR.join(values)
+    if joined.count(UNIT_SEPARATOR) == len(values) - 1:
+        return UNIT_SEPARATOR + joined
+    return _compact(list(values))
+
+
+def decode_values(payload: str) -> list[str]:
+    if payload.startswith(UNIT_SEPARATOR):
+        return payload[1:].split(UNIT_SEPARATOR)
+    values: list[str] = json.loads(payload)
+    return values
+
+
 class RowCanonicalizer:
     """Canonical form and hash of rows under one header.
 
     ``columns`` are the trimmed names in canonical (sorted) order; calling it with a row's values
-    (in header order) returns ``(values_json, content_hash)`` where ``values_json`` is the JSON array
-    of the trimmed values in ``columns`` order.
+    (in header order) returns ``(values, content_hash)`` where ``values`` is ``encode_values`` of the
+    trimmed values in ``columns`` order.
     """
 
     def __init__(self, header: Sequence[str]) -> None:
@@ -69,7 +92,7 @@ class RowCanonicalizer:
         self._prefix = (_compact(list(self.columns)) + "\n").encode("utf-8")
 
     def __call__(self, values: Sequence[str]) -> tuple[str, str]:
-        canonical = _compact(list(map(str.strip, self._pick(values))))
+        canonical = encode_values(list(map(str.strip, self._pick(values))))
         digest = hashlib.sha256(self._prefix)
         digest.update(canonical.encode("utf-8"))
         return canonical, digest.hexdigest()

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from relay.hashing import decode_values
 from relay.store.models import BatchSpec, Item
 
 CONTENT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson", "json": "application/json"}
@@ -19,16 +20,15 @@ def item_object(item: Item) -> Any:
     """The item as a JSON value: a row becomes an object of column -> value."""
     if item.payload is None:
         raise ValueError(f"item {item.id} has no content (removed after the retention period)")
-    value = json.loads(item.payload)
     if item.columns is not None:
-        return dict(zip(item.columns, value))
-    return value
+        return dict(zip(item.columns, decode_values(item.payload)))
+    return json.loads(item.payload)
 
 
 def item_row(item: Item, columns: tuple[str, ...]) -> list[str]:
     """The item as a CSV row in ``columns`` order (flat JSON items too)."""
     if item.columns is not None and item.columns == columns and item.payload is not None:
-        return list(json.loads(item.payload))
+        return decode_values(item.payload)
     obj = item_object(item)
     if not isinstance(obj, dict):
         raise ValueError(f"item {item.id} is not a flat record and cannot be a CSV row")

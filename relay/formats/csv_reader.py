@@ -29,15 +29,22 @@ from relay.formats.csv_records import (
     read_header,
     records,
 )
-from relay.formats.csv_report import error_name, error_text, rejected_rows_name, write_rejected_rows
+from relay.formats.csv_report import (
+    RejectedRowsWriter,
+    error_name,
+    error_text,
+    rejected_rows_name,
+    write_rejected_rows,
+)
 from relay.formats.file_errors import FileChanged, FileRejected
 from relay.formats.text_probe import CHANGED_REASON, Probe, Text, probe
-from relay.hashing import row_hash
+from relay.hashing import RowCanonicalizer
 
 __all__ = [
     "DEFAULT_TRACKING_COLUMNS",
     "FIELD_LIMIT",
     "MAX_COLUMNS",
+    "RejectedRowsWriter",
     "CsvFile",
     "FileChanged",
     "FileRejected",
@@ -62,6 +69,7 @@ class Row:
     values: tuple[str, ...]  # as read, in header order, len == len(header)
     tracking_id: str | None  # value of the tracking column, trimmed; None if absent or empty
     content_hash: str  # relay.hashing.row_hash(header, values)
+    canonical: str  # JSON array of the trimmed values in CsvFile.canonical_columns order
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,8 @@ class CsvFile:
         self.delimiter = raw_header.delimiter
         self.header = header
         self.tracking_column = None if tracking_index is None else header[tracking_index]
+        self._canon = RowCanonicalizer(header)
+        self.canonical_columns = self._canon.columns  # sorted names: the column set items are stored in
         self.rows_ok = 0
         self.rows_rejected = 0
         self.blank_rows = 0
@@ -159,6 +169,7 @@ class CsvFile:
         header = self.header
         width = len(header)
         tracking = self._tracking_index
+        canon = self._canon
         for item in items:
             if isinstance(item, BrokenRecord):
                 yield self._reject(
@@ -186,7 +197,8 @@ class CsvFile:
             values = tuple(fields)
             tracking_id = (values[tracking].strip() or None) if tracking is not None else None
             self.rows_ok += 1
-            yield Row(line, values, tracking_id, row_hash(header, values))
+            canonical, content_hash = canon(values)
+            yield Row(line, values, tracking_id, content_hash, canonical)
 
     def _reject(self, line: int, reason: str, fields: Sequence[str]) -> RowReject:
         self.rows_rejected += 1

@@ -6,7 +6,7 @@ import csv
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from relay.formats.csv_reader import RowReject
@@ -22,32 +22,68 @@ def error_name(source_name: str) -> str:
     return f"{source_name}.error.txt"
 
 
+class RejectedRowsWriter:
+    """``<name>.rejected-rows.csv``, written as rejects appear (memory stays flat).
+
+    UTF-8 with a BOM and CRLF so Excel opens it as it is: columns ``line``, ``reason``, then the
+    file's own columns, one row per reject with its fields as read. Nothing is written until the
+    first reject; ``commit`` puts the complete file in place (fsynced, then renamed over any earlier
+    copy), ``discard`` removes the partial one.
+    """
+
+    def __init__(self, path: os.PathLike[str] | str, header: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.header = tuple(header)
+        self.count = 0
+        self._out: IO[str] | None = None
+
+    def add(self, reject: RowReject) -> None:
+        if self._out is None:
+            self._out = open(self.partial, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+            self._writer = csv.writer(self._out, lineterminator="\r\n")
+            self._writer.writerow(["line", "reason", *self.header])
+        self._writer.writerow([reject.line, reject.reason, *reject.fields])
+        self.count += 1
+
+    def commit(self) -> Path | None:
+        """The report's path, or None when there was nothing to report."""
+        if self._out is None:
+            return None
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            os.replace(self.partial, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        return self.path
+
+    def discard(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+            self.partial.unlink(missing_ok=True)
+
+
 def write_rejected_rows(
     path: os.PathLike[str] | str, header: Sequence[str], rejects: Iterable[RowReject]
 ) -> int:
-    """Write the rejected rows to ``path`` (name it with ``rejected_rows_name``); returns how many.
-
-    UTF-8 with a BOM and CRLF so Excel opens it as it is: columns ``line``, ``reason``, then the
-    file's own columns, one row per reject with its fields as read. The file appears complete or
-    not at all (written beside, then renamed over any earlier copy).
-    """
-    target = Path(path)
-    partial = target.with_name(target.name + ".partial")
-    count = 0
+    """Write the rejected rows to ``path`` (name it with ``rejected_rows_name``); returns how many."""
+    writer = RejectedRowsWriter(path, header)
     try:
-        with open(partial, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow(["line", "reason", *header])
-            for reject in rejects:
-                writer.writerow([reject.line, reject.reason, *reject.fields])
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, target)
+        for reject in rejects:
+            writer.add(reject)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        writer.discard()
         raise
-    return count
+    if writer.commit() is None:  # no rejects: still leave an (empty) report, as asked
+        write_empty = RejectedRowsWriter(path, header)
+        write_empty._out = open(write_empty.partial, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+        csv.writer(write_empty._out, lineterminator="\r\n").writerow(["line", "reason", *header])
+        write_empty.commit()
+    return writer.count
 
 
 def error_text(reason: str, source_name: str) -> str:

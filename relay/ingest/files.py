@@ -8,17 +8,21 @@ only after this returns (the commit is durable by then).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-
 from relay.errors import TransientError
-from relay.formats.csv_reader import CsvFile, FileRejected, RowReject, error_text, open_csv
+from relay.formats.csv_reader import (
+    CsvFile,
+    FileRejected,
+    RejectedRowsWriter,
+    RowReject,
+    error_name,
+    error_text,
+    open_csv,
+    rejected_rows_name,
+)
 from relay.store.models import FileRecord
 from relay.store.outbox import Outbox
 
@@ -57,40 +61,8 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class _RowsReport:
-    """``<name>.rejected-rows.csv``, written as rejects appear (memory stays flat) and put in place
-    only when the file's transaction committed."""
-
-    def __init__(self, final: Path, header: tuple[str, ...]) -> None:
-        self.final = final
-        self.partial = final.with_name(final.name + ".partial")
-        self.header = header
-        self._fh: IO[str] | None = None
-        self.count = 0
-
-    def add(self, reject: RowReject) -> None:
-        if self._fh is None:
-            self._fh = self.partial.open("w", encoding="utf-8-sig", newline="")
-            self._csv = csv.writer(self._fh)
-            self._csv.writerow(["line", "reason", *self.header])
-        self._csv.writerow([reject.line, reject.reason, *reject.fields])
-        self.count += 1
-
-    def commit(self) -> Path | None:
-        if self._fh is None:
-            return None
-        self._fh.close()
-        os.replace(self.partial, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self.partial.unlink(missing_ok=True)
-
-
 def write_error_report(report_dir: Path, name: str, reason: str) -> Path:
-    path = report_dir / f"{name}.error.txt"
+    path = report_dir / error_name(name)
     path.write_text(error_text(reason, name), encoding="utf-8")
     return path
 
@@ -128,19 +100,19 @@ def ingest_file(
 def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
             tracking_column: str | None) -> FileOutcome:
     data: CsvFile = open_csv(path, tracking_column=tracking_column)
-    report = _RowsReport(report_dir / f"{name}.rejected-rows.csv", data.header)
+    report = RejectedRowsWriter(report_dir / rejected_rows_name(name), data.header)
     try:
         with outbox.file_transaction(name=name, path=str(path), file_hash=data.file_hash, size=data.size,
-                                     source=source, client=client, columns=data.header, now=now) as tx:
+                                     source=source, client=client, columns=data.canonical_columns, now=now) as tx:
             if tx.already_known is not None:
                 report.discard()
                 return _already(tx.already_known)
-            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            add = tx.add
             for record in data:
                 if isinstance(record, RowReject):
                     report.add(record)
                 else:
-                    tx.add(record.line, dumps(record.values), record.tracking_id, record.content_hash)
+                    add(record.line, record.canonical, record.tracking_id, record.content_hash)
             tx.rows_rejected = data.rows_rejected
             tx.blank_rows = data.blank_rows
     except BaseException:

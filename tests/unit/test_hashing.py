@@ -60,3 +60,17 @@ def test_canonical_json_is_compact_sorted_utf8():
 def test_flat_json_and_csv_row_of_the_same_result_agree():
     assert json_hash({"Result_ID": "x1", "Patient_last_name": "Peña"}) == row_hash(
         ["Patient_last_name", "Result_ID"], ["Peña ", " x1"])
+
+
+@given(st.lists(st.text(), min_size=1, max_size=6))
+def test_encoded_values_read_back_exactly(values):
+    from relay.hashing import decode_values, encode_values
+
+    assert decode_values(encode_values(values)) == values
+
+
+def test_values_holding_the_separator_stay_unambiguous():
+    from relay.hashing import encode_values
+
+    assert encode_values(["a\x1fb", "c"]) != encode_values(["a", "b", "c"])
+    assert row_hash(["x", "y"], ["a\x1fb", "c"]) != row_hash(["x", "y"], ["a", "b\x1fc"])
