@@ -1,8 +1,8 @@
 """JSON bodies to items: one object, an array of objects, or JSON lines (NDJSON).
 
 Every result is checked against ``schemas/result.schema.json``. A flat object whose values are all
-text becomes a tabular item (its keys are the columns, exactly like a CSV row, and it hashes like
-the CSV row of the same strings); any other object becomes a JSON document item. When the intake
+text becomes a tabular item, stored and hashed exactly like the CSV row of the same strings (trimmed
+values in canonical column order); any other object becomes a JSON document item. When the intake
 takes CSV, nested objects and lists are refused, and plain numbers, true/false and null become text
 so that the item is a row.
 
@@ -26,7 +26,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from relay.config import load_schema
 from relay.errors import PermanentError
 from relay.formats.csv_reader import DEFAULT_TRACKING_COLUMNS
-from relay.hashing import canonical_json, json_hash
+from relay.hashing import RowCanonicalizer, canonical_json, is_flat_text, json_hash
 from relay.store.models import NewItem
 
 log = logging.getLogger("relay.ingest")
@@ -378,17 +378,21 @@ def _tracking(obj: dict[str, Any], configured: str | None) -> str | None:
     return _as_text(value).strip() or None
 
 
-_ROW_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+@lru_cache(maxsize=256)
+def _canonicalizer(names: tuple[str, ...]) -> RowCanonicalizer:
+    return RowCanonicalizer(names)  # posts from one system share their field names: made once
 
 
 def _item(obj: dict[str, Any], csv_intake: bool, line: int | None, tracking_column: str | None) -> NewItem:
     if csv_intake:
         obj = {key: _as_text(value) for key, value in obj.items()}
     tracking_id = _tracking(obj, tracking_column)
-    if all(isinstance(value, str) for value in obj.values()):
-        columns = tuple(key.strip() for key in obj)
-        return NewItem(content_hash=json_hash(obj), payload=_ROW_DUMPS(list(obj.values())),
-                       tracking_id=tracking_id, columns=columns, line=line)
+    if is_flat_text(obj):
+        # A row, stored as CSV rows are: trimmed values in canonical (sorted) column order.
+        canon = _canonicalizer(tuple(obj))
+        payload, content_hash = canon(tuple(obj.values()))
+        return NewItem(content_hash=content_hash, payload=payload, tracking_id=tracking_id,
+                       columns=canon.columns, line=line)
     return NewItem(content_hash=json_hash(obj), payload=canonical_json(obj), tracking_id=tracking_id,
                    columns=None, line=line)
 

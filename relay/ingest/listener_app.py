@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import math
 import re
@@ -52,7 +51,6 @@ INLINE_PARSE_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
 MAX_NAME = 255
 _NAME = re.compile(r"[\x20-\x7e]+")  # payloadname is sent on to the intake as a header: plain ASCII
 _ID = re.compile(r"[0-9]+")
-_ROW_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass
@@ -139,8 +137,8 @@ def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
             if len(items) == MAX_ITEMS:
                 raise BodyRejected(f"the body holds more than {MAX_ITEMS:,} rows, more than one request may "
                                    "carry; send them in smaller requests")
-            items.append(NewItem(content_hash=row.content_hash, payload=_ROW_DUMPS(list(row.values)),
-                                 tracking_id=row.tracking_id, columns=file.header, line=row.line))
+            items.append(NewItem(content_hash=row.content_hash, payload=row.canonical,
+                                 tracking_id=row.tracking_id, columns=file.canonical_columns, line=row.line))
         else:
             rejects.append(row.reason)
     if rejects:
