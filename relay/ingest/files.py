@@ -77,12 +77,14 @@ def ingest_file(
     report_dir: Path,
     tracking_column: str | None = None,
     name: str | None = None,
+    report_name: str | None = None,
 ) -> FileOutcome:
     """Read ``path`` into the outbox. Raises TransientError when the file cannot be read right now
     (vanished, locked): the caller tries again later."""
     name = name or path.name
+    report_name = report_name or name
     try:
-        return _ingest(outbox, path, name, client, source, now, report_dir, tracking_column)
+        return _ingest(outbox, path, name, client, source, now, report_dir, report_name, tracking_column)
     except FileRejected as exc:
         try:
             file_hash, size = file_sha256(path), path.stat().st_size
@@ -90,7 +92,7 @@ def ingest_file(
             raise TransientError(f"{name}: cannot be read right now ({os_exc.strerror})") from os_exc
         record = outbox.record_rejected_file(name=name, path=str(path), file_hash=file_hash, size=size,
                                              source=source, reason=exc.reason, now=now)
-        report = write_error_report(report_dir, name, exc.reason)
+        report = write_error_report(report_dir, report_name, exc.reason)
         log.info("file %s rejected whole (ledger %d, hash %s)", name, record.id, file_hash[:12])
         return FileOutcome(name, "rejected", record.id, reason=exc.reason, error_report=report)
     except OSError as exc:
@@ -98,9 +100,9 @@ def ingest_file(
 
 
 def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
-            tracking_column: str | None) -> FileOutcome:
+            report_name: str, tracking_column: str | None) -> FileOutcome:
     data: CsvFile = open_csv(path, tracking_column=tracking_column)
-    report = RejectedRowsWriter(report_dir / rejected_rows_name(name), data.header)
+    report = RejectedRowsWriter(report_dir / rejected_rows_name(report_name), data.header)
     try:
         with outbox.file_transaction(name=name, path=str(path), file_hash=data.file_hash, size=data.size,
                                      source=source, client=client, columns=data.canonical_columns, now=now) as tx:
