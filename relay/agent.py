@@ -5,6 +5,7 @@ The CLI, the desktop app and the tests all drive this one object.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import ssl
@@ -18,9 +19,9 @@ from relay import __version__, credentials
 from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.sender import Sender
-from relay.events import CountsChanged, EventBus, Paused, Resumed
+from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.instance import InstanceLock
-from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL, snapshot
+from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.outbox import Outbox
 
 log = logging.getLogger("relay")
@@ -54,12 +55,15 @@ class Agent:
         self.clock = clock or SystemClock()
         self.events = EventBus()
         self._http = http_client
+        self._owns_http = False
         self._token = token or credentials.get_token
         self._lock = InstanceLock(config.store.path)
         self.outbox: Outbox | None = None
         self.sender: Sender | None = None
         self.sources: list[Any] = []
         self._started = False
+        self._problems: dict[str, str] = {}
+        self._problems_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -67,9 +71,13 @@ class Agent:
         self._lock.acquire()
         try:
             self.outbox = Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
+            self.outbox.set_control({PROBLEMS: None})  # problems are re-detected by this run
             if self.config.intake.url:
-                self.sender = Sender(self.outbox, self.config, client=self._http or make_http_client(self.config),
-                                     clock=self.clock, token=self._token, events=self.events)
+                if self._http is None:
+                    self._http = make_http_client(self.config)
+                    self._owns_http = True
+                self.sender = Sender(self.outbox, self.config, client=self._http, clock=self.clock,
+                                     token=self._token, events=self.events)
                 self.sender.start()
             else:
                 log.warning("intake.url is not set: items are kept in the outbox but not sent")
@@ -83,7 +91,40 @@ class Agent:
         log.info("agent started (outbox %s)", self.config.store.path)
 
     def _make_sources(self) -> list[Any]:
-        return []
+        from relay.ingest.listener import Listener
+        from relay.ingest.watcher import FolderWatcher
+
+        sources: list[Any] = [
+            FolderWatcher(watch, self.box, client=self.config.client_for(watch), clock=self.clock,
+                          on_new_work=self.new_work, on_problem=self.set_problem)
+            for watch in self.config.watches
+        ]
+        if self.config.listener.enabled:
+            sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
+                                    client=self.config.intake.client, clock=self.clock, notify=self.new_work,
+                                    status=self.stats))
+        return sources
+
+    @property
+    def listener(self) -> Any:
+        from relay.ingest.listener import Listener
+
+        return next((s for s in self.sources if isinstance(s, Listener)), None)
+
+    def set_problem(self, key: str, text: str | None) -> None:
+        """A source reports a problem a person should see (or that it cleared). Kept in the outbox so
+        `relay status` in another process shows it too."""
+        with self._problems_lock:
+            changed = self._problems.get(key) != text
+            if text is None:
+                self._problems.pop(key, None)
+            else:
+                self._problems[key] = text
+            if changed and self.outbox is not None:
+                values = list(self._problems.values())
+                self.outbox.set_control({PROBLEMS: json.dumps(values) if values else None})
+        if changed:
+            self.events.emit(Problem(key, text))
 
     def stop(self) -> None:
         for source in reversed(self.sources):
@@ -92,6 +133,10 @@ class Agent:
         if self.sender is not None:
             self.sender.stop()
             self.sender = None
+        if self._owns_http and self._http is not None:
+            self._http.close()
+            self._http = None
+            self._owns_http = False
         if self.outbox is not None:
             self.outbox.close()
             self.outbox = None
