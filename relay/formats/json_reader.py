@@ -101,8 +101,11 @@ def _constant(_: str) -> _NonFinite:
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_float, parse_constant=_constant)
 
 
+_JSON_SPACE = " \t\r\n"  # the only whitespace JSON knows
+
+
 def _decode_text(data: bytes, kind: str) -> str:
-    if not data.strip():
+    if not data.strip(_JSON_SPACE.encode()):
         raise BodyRejected("the body is empty")
     if data.startswith(_BOM):
         raise BodyRejected(f"the body starts with a byte order mark (BOM); send {kind} as UTF-8 without one")
@@ -110,7 +113,8 @@ def _decode_text(data: bytes, kind: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise BodyRejected(f"the body is not UTF-8 text (line {line}, byte {exc.start + 1})") from exc
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise BodyRejected(f"the body is not UTF-8 text (line {line}, byte {column} of the line)") from exc
 
 
 def _loads(text: str, where: str) -> Any:
@@ -432,10 +436,10 @@ def read_ndjson(data: bytes, *, intake_format: str, tracking_column: str | None 
     text = _decode_text(data, "JSON lines")
     items: list[NewItem] = []
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+        if not line.strip(_JSON_SPACE):
             continue
         if len(items) == MAX_ITEMS:
-            raise _too_many(sum(1 for rest in text.split("\n") if rest.strip()))
+            raise _too_many(sum(1 for rest in text.split("\n") if rest.strip(_JSON_SPACE)))
         label = f"line {number}"
         obj = _check(_loads(line, label), label, csv_intake)
         items.append(_item(obj, csv_intake, number, tracking_column))

@@ -325,5 +325,6 @@ def build_app(ctx: Context, token: str | None) -> ASGIApp:
         ],
         exception_handlers={HTTPException: _http_error, Exception: _bug},
     )
+    app.router.redirect_slashes = False  # a redirect would not be a JSON answer
     app.state.ctx = ctx
     return TokenGate(app, token) if token else app
