@@ -33,6 +33,7 @@ class IntakeConfig:
     batch_max_items: int
     timeout_s: float
     ca_file: Path | None = None
+    max_in_flight: int = 2
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             batch_max_items=int(intake["batch_max_items"]),
             timeout_s=float(intake["timeout_s"]),
             ca_file=_resolve(base, intake.get("ca_file")),
+            max_in_flight=int(intake["max_in_flight"]),
         ),
         store=StoreConfig(path=store_path),
         watches=tuple(watches),

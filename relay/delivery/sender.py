@@ -83,14 +83,17 @@ class Sender:
         self._state: SenderState | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._probe_lock = threading.Lock()
 
     # -- thread -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self.outbox.reclaim_expired(now=float("inf"))  # leases left by a previous run that died
-        self._thread = threading.Thread(target=self._run, name="relay-sender", daemon=True)
-        self._thread.start()
+        for n in range(self.config.intake.max_in_flight):
+            thread = threading.Thread(target=self._run, name=f"relay-sender-{n + 1}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def wake(self) -> None:
         self._wake.set()
@@ -98,11 +101,14 @@ class Sender:
     def stop(self, grace_s: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(grace_s)
-            if self._thread.is_alive():  # a request is in flight: abort it, the batch is retried later
-                self.client.close()
-                self._thread.join(grace_s)
+        deadline = self.clock.monotonic() + grace_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - self.clock.monotonic()))
+        if any(t.is_alive() for t in self._threads):  # a request is in flight: abort it, retried later
+            self.client.close()
+            for thread in self._threads:
+                thread.join(grace_s)
+        self._threads.clear()
         self.outbox.release_owner(self.owner, now=self.clock.now())
 
     def _run(self) -> None:
@@ -142,8 +148,18 @@ class Sender:
             elif now < self._next_probe:
                 self._set_state("paused", control.get(PAUSED_REASON), self._next_probe)
                 return self._next_probe - now
+            elif not self._probe_lock.acquire(blocking=False):
+                return 1.0  # another sender thread is probing
             else:
                 probing = True
+                self._next_probe = now + self.config.delivery.probe_interval_s
+        try:
+            return self._send_one(now, control, probing)
+        finally:
+            if probing:
+                self._probe_lock.release()
+
+    def _send_one(self, now: float, control: dict[str, str], probing: bool) -> float:
         until = maintenance_until(self.config.maintenance, now)
         if until is not None:
             self._set_state("waiting", "intake maintenance window", until)

@@ -58,7 +58,7 @@ class BatchTransitions:
                     "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                     (first[0], now, limit),
                 )
-                batch_id = self._form(conn, items, build, now, parent=None)
+                batch_id = self._form(conn, items, build, now, parent=None, state="sending")
             conn.execute(
                 "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
                 (owner, now + lease_s, now, batch_id),
@@ -70,7 +70,7 @@ class BatchTransitions:
             return self._batch(conn, batch_id)
 
     def _form(self, conn: sqlite3.Connection, items: list[Item], build: BuildFn, now: float,
-              parent: int | None) -> int:
+              parent: int | None, state: str = "pending") -> int:
         spec = build(items)
         used = items[: spec.item_count] if spec.item_count is not None else items
         if not used:
@@ -87,8 +87,8 @@ class BatchTransitions:
             "INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)",
             [(batch_id, pos, it.id) for pos, it in enumerate(used, start=1)],
         )
-        conn.execute("UPDATE items SET batch_id = ?, updated_at = ? WHERE id IN "
-                     "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, now, batch_id))
+        conn.execute("UPDATE items SET batch_id = ?, state = ?, updated_at = ? WHERE id IN "
+                     "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, state, now, batch_id))
         self._event(conn, batch_id, now, "formed", None, f"{len(used)} items")
         return batch_id
 
@@ -132,7 +132,7 @@ class BatchTransitions:
             self._leased(conn, batch_id, owner)
             cur = conn.execute(
                 "UPDATE items SET state = 'sent', receipt = ?, last_status = ?, last_error = NULL, sent_at = ?, "
-                "updated_at = ?, attempts = attempts + 1, batch_id = NULL WHERE batch_id = ? AND state = 'sending'",
+                "updated_at = ?, attempts = attempts + 1 WHERE batch_id = ? AND state = 'sending'",
                 (receipt, status, now, now, batch_id),
             )
             conn.execute(
