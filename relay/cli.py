@@ -56,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("token", help="the intake credential in the OS keyring")
     t.add_argument("action", choices=["set", "clear"])
 
-    sub.add_parser("demo", help="a receiving stub and an agent with a watched folder, on this machine")
+    d = sub.add_parser("demo", help="a receiving stub and an agent with a watched folder, on this machine")
+    d.add_argument("--folder", metavar="DIR", help="where the demo lives (default: ./relay-demo)")
+    d.add_argument("--no-gui", action="store_true", help="show progress in the terminal even with a display")
+    d.add_argument("--exit-when-done", action="store_true", help="stop once the sample files are delivered")
     a = sub.add_parser("autostart", help="start relay at login for this user")
     a.add_argument("action", choices=["enable", "disable", "status"])
     return p
@@ -223,7 +226,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from relay.demo import run_demo
 
-    return run_demo()
+    return run_demo(args.folder, gui=False if args.no_gui else None, exit_when_done=args.exit_when_done)
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:

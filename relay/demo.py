@@ -1,0 +1,170 @@
+"""`relay demo`: a receiving stub on loopback, an agent pointed at it, and a watched folder with
+sample files (generated, SimpleReport layout: some duplicates, a file with bad rows, one bad file).
+
+Opens the desktop app when there is a display; otherwise shows live progress in the terminal.
+Ctrl-C stops both cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from relay.samples import write_simple_report
+
+DEMO_TOKEN_ENV = "RELAY_TOKEN"
+
+
+def _config_text(url: str) -> str:
+    return (
+        "# relay demo configuration (written by `relay demo`)\n"
+        "[intake]\n"
+        f'url = "{url}"\n'
+        'client = "simple_report.default"\n'
+        "batch_max_items = 50\n"
+        "timeout_s = 10\n\n"
+        "[store]\n"
+        'path = "outbox.db"\n\n'
+        "[[watch]]\n"
+        'folder = "inbox"\n'
+        "settle_s = 1\n\n"
+        "[listener]\n"
+        "enabled = true\n"
+        'host = "127.0.0.1"\n'
+        "port = 0\n\n"
+        "[delivery]\n"
+        "retry_initial_s = 0.5\n"
+        "retry_max_s = 10\n"
+    )
+
+
+def write_samples(inbox: Path) -> dict[str, str]:
+    """The sample files, and what a person should expect from each."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    write_simple_report(inbox / "clinic-monday.csv", 40, seed=1)
+    write_simple_report(inbox / "clinic-tuesday.csv", 30, seed=1, start=30)  # rows 30..59: 10 overlap
+    shutil.copyfile(inbox / "clinic-monday.csv", inbox / "clinic-monday (copy).csv")
+    write_simple_report(inbox / "school-site-old-export.csv", 12, seed=5, encoding="cp1252")
+    with (inbox / "lab-with-bad-rows.csv").open("w", encoding="utf-8", newline="") as fh:
+        fh.write("Result_ID,Patient_last_name,Patient_first_name,Test_result_code,Test_date\r\n")
+        fh.write("7d4c7f0e-1f5c-4c1e-9a55-1d2b3c4d5e60,Rivera,Ana,260415000,20261120\r\n")
+        fh.write("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d,Chen\r\n")  # too few fields
+        fh.write("5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9,Okafor,Chidi,260373001,20261121\r\n")
+    (inbox / "results.xlsx.csv").write_bytes(b"PK\x03\x04" + os.urandom(600))  # a spreadsheet, not CSV
+    return {
+        "clinic-monday.csv": "40 results, delivered",
+        "clinic-tuesday.csv": "30 results: 10 overlap Monday's export and are skipped as duplicates",
+        "clinic-monday (copy).csv": "the same export saved twice: every row a duplicate",
+        "school-site-old-export.csv": "an old Windows-1252 export (Peña, José)",
+        "lab-with-bad-rows.csv": "2 good rows delivered; 1 bad row reported in rejected/",
+        "results.xlsx.csv": "a spreadsheet saved with the wrong name: rejected with a reason",
+    }
+
+
+def start_stub(folder: Path, token: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server_stub", "--host", "127.0.0.1", "--port", "0", "--db", str(folder / "stub.db"),
+         "--token", token, "--log", str(folder / "stub-requests.log")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise RuntimeError(f"the receiving stub did not start ({line or 'no output'})")
+    return proc, line.removeprefix("listening on ")
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return False
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _line(snap: dict[str, Any]) -> str:
+    state = "paused: " + str(snap["paused_reason"]) if snap["paused"] else (
+        f"waiting until {snap['maintenance_until']}" if snap["maintenance_until"] else "running")
+    return (f"pending {snap['pending']:>4} · sent {snap['sent']:>4} · failed {snap['failed']:>3} · "
+            f"duplicates skipped {snap['duplicates']:>3} · files {snap['files_processed']} processed, "
+            f"{snap['files_rejected']} rejected · {state}")
+
+
+def run_demo(folder: str | None = None, *, gui: bool | None = None, exit_when_done: bool = False,
+             timeout_s: float = 300.0) -> int:
+    from relay.agent import Agent
+    from relay.config import load
+
+    base = Path(folder or "relay-demo").resolve()
+    fresh = not (base / "relay.toml").exists()
+    base.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    stub, stub_url = start_stub(base, token)
+    os.environ[DEMO_TOKEN_ENV] = token  # the demo's agent uses the stub's token, not the keyring
+    try:
+        (base / "relay.toml").write_text(_config_text(stub_url + "/api/waters"), encoding="utf-8")
+        expectations = write_samples(base / "inbox") if fresh else {}
+        config = load(base / "relay.toml")
+        print(f"relay demo in {base}")
+        print(f"  receiving stub: {stub_url}  (what it holds: {stub_url}/api/stats)")
+        print(f"  drop CSV files into: {base / 'inbox'}")
+        print(f"  processed files go to inbox/processed, bad ones to inbox/rejected with a reason")
+        for name, what in expectations.items():
+            print(f"    {name}: {what}")
+        print("  stop with Ctrl-C")
+        if gui if gui is not None else (has_display() and not exit_when_done):
+            try:
+                from relay.ui.app import main as gui_main
+            except ImportError as exc:
+                print(f"  (desktop app not available: {exc}; showing progress here)")
+            else:
+                return gui_main(config)
+        return _terminal(Agent(config), exit_when_done, timeout_s)
+    finally:
+        stub.terminate()
+        try:
+            stub.wait(10)
+        except subprocess.TimeoutExpired:
+            stub.kill()
+        if stub.stdout is not None:
+            stub.stdout.close()
+
+
+def _terminal(agent: Any, exit_when_done: bool, timeout_s: float) -> int:
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    agent.start()
+    if agent.listener is not None:
+        print(f"  local listener for other programs: {agent.listener.url}/v1/results")
+    started = time.monotonic()
+    last = ""
+    code = 0
+    try:
+        while not stop.wait(1.0):
+            snap = agent.stats()
+            line = _line(snap)
+            if line != last:
+                print(line, flush=True)
+                last = line
+            done = snap["pending"] == 0 and snap["sending"] == 0 and snap["files_processed"] >= 5
+            if exit_when_done and done:
+                break
+            if exit_when_done and time.monotonic() - started > timeout_s:
+                print("relay demo: not everything was delivered in time", file=sys.stderr)
+                code = 1
+                break
+    finally:
+        agent.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    print("relay demo stopped")
+    return code
