@@ -35,8 +35,7 @@ from server_stub.transport import DropConnection
 log = logging.getLogger("server_stub.intake")
 
 MAX_KEY_LENGTH = 255
-# When a body is over the limit, the rest is still read (and thrown away) up to this many bytes, so
-# the client gets to read the 413 instead of a broken pipe.
+# An oversized body is still read (and thrown away) up to this many bytes.
 _DRAIN_LIMIT = 256 * 1000 * 1000
 
 
@@ -178,24 +177,21 @@ class Intake:
 
     async def _read_body(self, request: Request) -> bytes:
         limit = self._settings.max_body_bytes
-        too_big = PayloadError(413, f"The request body is larger than {limit} bytes; send smaller batches")
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit:
-            await self._drain(request, int(length))
-            raise too_big
+        declared_too_big = length.isdigit() and int(length) > limit
         data = bytearray()
+        total = 0
         async for chunk in request.stream():
-            data += chunk
-            if len(data) > limit:
-                await self._drain(request, len(data) + 1)
-                raise too_big
+            total += len(chunk)
+            if total <= limit and not declared_too_big:
+                data += chunk
+            elif total > _DRAIN_LIMIT:
+                break  # stop reading; the connection will be closed after the answer
+        if declared_too_big or total > limit:
+            # The rest of an oversized body was read and thrown away, so the client gets to read
+            # the 413 rather than a broken pipe.
+            raise PayloadError(413, f"The request body is larger than {limit} bytes; send smaller batches")
         return bytes(data)
-
-    async def _drain(self, request: Request, expected: int) -> None:
-        if expected > _DRAIN_LIMIT:
-            return
-        async for _ in request.stream():
-            pass
 
     async def _evaluate(
         self, request: Request, body: bytes, key: str | None, fingerprint: str, info: dict[str, Any]

@@ -5,7 +5,8 @@ Days are a comma-separated list of days or ranges (``mon-fri``, ``sat,sun``, ``f
 they name the day a window *starts*, so ``mon-sun 23:00-01:00 UTC`` runs from 23:00 each day to
 01:00 the next. Local times are turned into instants with zoneinfo on the day in question, so a
 window keeps its local hours across DST changes (a window spanning a change is an hour longer or
-shorter in real time). All comparisons are made on epoch seconds, never on wall times.
+shorter in real time; a start or end inside the skipped hour is the moment the clocks jump). All
+comparisons are made on epoch seconds, never on wall times.
 """
 
 from __future__ import annotations
@@ -62,6 +63,24 @@ def _parse_hhmm(text: str, *, allow_24: bool) -> tuple[int, int]:
     return h, m
 
 
+def _instant(local: datetime, zone: ZoneInfo) -> float:
+    """Epoch seconds of a wall time in a zone. A time that happens twice (clocks going back) is
+    taken the first time; a time that never happens (clocks going forward) is taken as the moment
+    the clocks jump, the first moment at or after it on the wall."""
+    first = local.replace(tzinfo=zone, fold=0).timestamp()
+    if datetime.fromtimestamp(first, zone).replace(tzinfo=None) == local:
+        return first
+    other = local.replace(tzinfo=zone, fold=1).timestamp()
+    lo, hi = min(first, other), max(first, other)  # the jump lies between the two readings
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zone).replace(tzinfo=None) >= local:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 @dataclass(frozen=True)
 class RecurringWindow:
     """A weekly maintenance window in a time zone."""
@@ -94,14 +113,14 @@ class RecurringWindow:
         return cls(days=days, start=start, end=end, zone=zone, text=text)
 
     def _bounds(self, day: date) -> tuple[float, float]:
-        start = datetime.combine(day, time(*self.start), tzinfo=self.zone)
+        start = _instant(datetime.combine(day, time(*self.start)), self.zone)
         if self.end == (24, 0):
-            end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=self.zone)
+            end_local = datetime.combine(day + timedelta(days=1), time(0, 0))
         elif self.end > self.start:
-            end = datetime.combine(day, time(*self.end), tzinfo=self.zone)
+            end_local = datetime.combine(day, time(*self.end))
         else:
-            end = datetime.combine(day + timedelta(days=1), time(*self.end), tzinfo=self.zone)
-        return start.timestamp(), end.timestamp()
+            end_local = datetime.combine(day + timedelta(days=1), time(*self.end))
+        return start, _instant(end_local, self.zone)
 
     def active_until(self, ts: float) -> float | None:
         """The end (epoch seconds) of the occurrence covering ``ts``, or None outside the window."""
