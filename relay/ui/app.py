@@ -1,0 +1,202 @@
+"""`relay gui`: the agent, the tray icon and the queue window in one process.
+
+``main(config)`` runs the app until Quit; ``main(config, screenshot="x.png")`` renders the window
+with the current data to a PNG and exits (works offscreen, without a tray). The keyword-only
+arguments are the seams tests use: the agent factory (a fake agent over a real outbox), whether
+a system tray exists, the tray icon class, and the object that asks a person questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from relay.config import Config
+from relay.ui.actions import AppActions
+from relay.ui.prompts import Prompts
+from relay.ui.session import AgentFactory, Session, default_agent_factory
+from relay.ui.settings import SettingsDialog
+from relay.ui.single import InstanceServer, ask_running
+from relay.ui.tray import Tray, TrayFactory, system_tray_available
+from relay.ui.window import MainWindow
+
+log = logging.getLogger("relay.ui")
+
+SCREENSHOT_SIZE = (1100, 650)
+SCREENSHOT_TIMEOUT_S = 120.0
+
+
+class RelayApp(QObject):
+    """Everything one running app is made of, wired together."""
+
+    def __init__(self, config: Config, *, agent_factory: AgentFactory = default_agent_factory,
+                 tray_available: bool = False, tray_factory: TrayFactory | None = None,
+                 prompts: Prompts | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.prompts = prompts or Prompts()
+        self.session = Session(config, agent_factory=agent_factory, parent=self)
+        self.actions = AppActions(self.session, self)
+        self.window = MainWindow(self.session, self.actions, self.prompts, hide_on_close=tray_available)
+        self.tray = Tray(self.session, self.actions, available=tray_available, factory=tray_factory,
+                         on_notice_without_tray=self.window.show_notice, on_open=self.window.bring_forward,
+                         parent=self)
+        self.server: InstanceServer | None = None
+        self.settings: SettingsDialog | None = None
+        self.exit_code = 0
+        self.start_error: str | None = None
+        self.actions.open_queue.triggered.connect(self.window.bring_forward)
+        self.actions.settings.triggered.connect(self.open_settings)
+        self.actions.quit.triggered.connect(self.quit)
+        self.session.startFailed.connect(self._start_failed)
+
+    def start(self, *, show_window: bool = True, single_instance: bool = True) -> None:
+        if single_instance:
+            self.server = InstanceServer(self.session.config.store.path, self)
+            self.server.showRequested.connect(self.window.bring_forward)
+            self.server.listen()
+        if show_window or not self.tray.available:
+            self.window.show()
+        self.session.start()
+
+    def open_settings(self) -> SettingsDialog:
+        if self.settings is not None and self.settings.isVisible():
+            self.settings.raise_()
+            self.settings.activateWindow()
+            return self.settings
+        self.window.bring_forward()
+        dialog = SettingsDialog(self.session, self.prompts, self.window)
+        dialog.saved.connect(self.session.apply_config)
+        dialog.finished.connect(lambda _: setattr(self, "settings", None))
+        dialog.open()
+        self.settings = dialog
+        return dialog
+
+    def _start_failed(self, text: str) -> None:
+        self.start_error = text
+        self.exit_code = 1
+
+    def quit(self) -> None:
+        QCoreApplication.exit(self.exit_code)
+
+    def close(self) -> None:
+        """Stop the agent and every thread; safe to call more than once."""
+        self.tray.close()
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.session.shutdown()
+        self.window.hide()
+
+
+def _application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("relay")
+    app.setOrganizationName("relay")
+    return app
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Run the event loop until ``condition()`` holds or the time is up."""
+    if condition():
+        return True
+    loop = QEventLoop()
+    deadline = time.monotonic() + timeout_s
+    timer = QTimer()
+    timer.setInterval(10)
+
+    def check() -> None:
+        if condition() or time.monotonic() >= deadline:
+            loop.quit()
+
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    return condition()
+
+
+def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentFactory = default_agent_factory,
+         tray_available: bool | None = None, tray_factory: TrayFactory | None = None,
+         prompts: Prompts | None = None, view: str | None = None) -> int:
+    """Run the app; returns the process exit code. ``view`` opens that view first (pending,
+    failed, dead, sent, duplicates, files)."""
+    started = time.perf_counter()
+    qapp = _application()
+    if screenshot is not None:
+        return _screenshot(config, Path(screenshot), agent_factory, prompts, view, started)
+
+    if ask_running(config.store.path):
+        log.info("relay is already running on %s: its window was brought forward", config.store.path)
+        return 0
+    available = system_tray_available() if tray_available is None else tray_available
+    qapp.setQuitOnLastWindowClosed(not available)
+    app = RelayApp(config, agent_factory=agent_factory, tray_available=available, tray_factory=tray_factory,
+                   prompts=prompts)
+    if view:
+        app.window.panel.show_view(view)
+
+    def start_failed(text: str) -> None:
+        app.window.hide()
+        app.prompts.error(None, "relay cannot start", text)
+        QCoreApplication.exit(1)
+
+    app.session.startFailed.connect(start_failed)
+    app.window.populated.connect(lambda: log.info("window populated in %.2f s", time.perf_counter() - started))
+    app.start()
+    try:
+        code = qapp.exec()
+    finally:
+        app.close()
+    return code or app.exit_code
+
+
+def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts: Prompts | None,
+                view: str | None, started: float) -> int:
+    app = RelayApp(config, agent_factory=agent_factory, tray_available=False, prompts=prompts)
+    try:
+        window = app.window
+        window.resize(*SCREENSHOT_SIZE)
+        if view:
+            window.panel.show_view(view)
+        populated_at: list[float] = []
+        window.populated.connect(lambda: populated_at.append(time.perf_counter()))
+        app.start(single_instance=False)
+        session = app.session
+
+        def ready() -> bool:
+            return app.start_error is not None or (
+                session.running and bool(session.stats.get("running")) and window.is_populated)
+
+        if not wait_until(ready, SCREENSHOT_TIMEOUT_S):
+            print(f"relay: the window was not ready within {SCREENSHOT_TIMEOUT_S:g} s", file=sys.stderr)
+            return 1
+        if app.start_error is not None:
+            print(f"relay: {app.start_error}", file=sys.stderr)
+            return 1
+        if populated_at:
+            log.info("window populated in %.2f s", populated_at[0] - started)
+        log.info("agent started and window up to date in %.2f s", time.perf_counter() - started)
+        # A row selected shows what the detail pane looks like (fields and history).
+        panel = window.panel
+        if panel.model.rowCount():
+            panel.table.selectRow(0)
+            wait_until(lambda: panel.detail.stack.currentIndex() == 1, 10.0)
+        wait_until(lambda: session.worker.idle, 10.0)
+        QApplication.processEvents()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(path), "PNG"):
+            print(f"relay: cannot write {path}", file=sys.stderr)
+            return 1
+        print(f"screenshot written to {path}")
+        return 0
+    finally:
+        app.close()

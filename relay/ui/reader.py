@@ -1,0 +1,174 @@
+"""What the window reads, on a database connection of its own.
+
+The window's questions (pages of a million rows, searches that scan, the status counts) run on a
+read-only connection to the outbox, so they never hold the agent's connection while it writes,
+and the window can show the queue while the agent is still starting (its integrity check of a
+large outbox takes seconds). The queries are the store's own (``relay.store.queries``). Called
+from the worker's read lane only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from relay.clock import Clock
+from relay.config import MaintenanceWindow
+from relay.errors import EnvironmentProblem
+from relay.status import snapshot
+from relay.store.models import FileRecord, Item
+from relay.store.outbox import Outbox
+from relay.store.queries import HistoryEntry
+from relay.store.schema import MIGRATIONS
+
+log = logging.getLogger("relay.ui")
+
+Cursor = tuple[int, int]  # (segment, offset within it)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    cursor: Cursor
+    more: bool
+
+
+class Source(Protocol):
+    """One view's rows, newest first, a page at a time."""
+
+    searchable: bool
+
+    def page(self, cursor: Cursor, limit: int) -> Page: ...
+
+    def key(self, row: Any) -> object: ...
+
+    def total(self) -> int | None: ...
+
+
+class StoreReader:
+    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock) -> None:
+        self.path = path
+        self.windows = tuple(windows)
+        self.clock = clock
+        self._box: Outbox | None = None
+
+    def open(self) -> bool:
+        """Open the read connection; False when the outbox is not there yet or is an older schema
+        (the agent creates or migrates it first; call again once it has started)."""
+        if self._box is not None:
+            return True
+        if not self.path.exists():
+            return False
+        try:
+            box = Outbox(self.path, readonly=True, check=False)
+        except EnvironmentProblem as exc:
+            log.info("window reads wait for the agent: %s", exc)
+            return False
+        version = box.db.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != MIGRATIONS[-1][0]:
+            box.close()
+            return False
+        self._box = box
+        return True
+
+    @property
+    def box(self) -> Outbox:
+        if self._box is None and not self.open():
+            raise EnvironmentProblem(f"the outbox at {self.path} cannot be read yet")
+        assert self._box is not None
+        return self._box
+
+    def close(self) -> None:
+        if self._box is not None:
+            self._box.close()
+            self._box = None
+
+    # -- status -------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return snapshot(self.box, self.windows, self.clock.now())
+
+    # -- single rows ----------------------------------------------------------------------------
+
+    def item(self, item_id: int) -> Item | None:
+        return self.box.get_item(item_id)
+
+    def history(self, item_id: int) -> list[HistoryEntry]:
+        return self.box.history(item_id)
+
+    def items_by_id(self, ids: Sequence[int]) -> list[Item]:
+        found = [self.box.get_item(i) for i in ids]
+        return [i for i in found if i is not None]
+
+
+class ItemSource:
+    """Items in one or more states, newest first within each state, the states one after the
+    other (the Pending view shows the batch being sent, then everything waiting)."""
+
+    searchable = True
+
+    def __init__(self, reader: StoreReader, states: Sequence[str | None], search: str | None = None) -> None:
+        self.reader = reader
+        self.states = tuple(states)
+        self.search = search or None
+
+    def key(self, row: Item) -> object:
+        return (row.state, row.id)
+
+    def page(self, cursor: Cursor, limit: int) -> Page:
+        segment, offset = cursor
+        rows: list[Item] = []
+        while segment < len(self.states) and len(rows) < limit:
+            want = limit - len(rows)
+            got = self.reader.box.list_items(state=self.states[segment], limit=want, offset=offset,
+                                             search=self.search)
+            rows += got
+            if len(got) < want:
+                segment, offset = segment + 1, 0
+            else:
+                offset += len(got)
+        return Page(rows, (segment, offset), segment < len(self.states))
+
+    def total(self) -> int | None:
+        return sum(self.reader.box.count_items(state=s, search=self.search) for s in self.states)
+
+
+class DuplicateSource:
+    searchable = False  # the store has no search over the duplicate log
+
+    def __init__(self, reader: StoreReader) -> None:
+        self.reader = reader
+
+    def key(self, row: dict[str, Any]) -> object:
+        return row["id"]
+
+    def page(self, cursor: Cursor, limit: int) -> Page:
+        rows = self.reader.box.list_duplicates(limit=limit, offset=cursor[1])
+        return Page(rows, (0, cursor[1] + len(rows)), len(rows) == limit)
+
+    def total(self) -> int | None:
+        return int(self.reader.stats()["duplicates"])
+
+
+class FileSource:
+    searchable = True
+
+    def __init__(self, reader: StoreReader, search: str | None = None) -> None:
+        self.reader = reader
+        self.search = search or None
+
+    def key(self, row: FileRecord) -> object:
+        return row.id
+
+    def page(self, cursor: Cursor, limit: int) -> Page:
+        rows = self.reader.box.list_files(limit=limit, offset=cursor[1], search=self.search)
+        return Page(rows, (0, cursor[1] + len(rows)), len(rows) == limit)
+
+    def total(self) -> int | None:
+        if self.search:
+            return None  # the store counts files only as a whole
+        s = self.reader.stats()
+        return int(s["files_processed"]) + int(s["files_rejected"])

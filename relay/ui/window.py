@@ -1,0 +1,148 @@
+"""The main window: toolbar, summary line, the queue, and a status bar that shows what runs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QProgressBar, QToolBar, QVBoxLayout, QWidget
+
+from relay.ui.actions import AppActions
+from relay.ui.icons import look_icon
+from relay.ui.incidents import Notice
+from relay.ui.prompts import Prompts
+from relay.ui.queue_panel import QueuePanel
+from relay.ui.session import Session
+from relay.ui.status_text import look
+from relay.ui.summary import SummaryBar
+
+log = logging.getLogger("relay.ui")
+
+MESSAGE_MS = 12_000
+
+
+class MainWindow(QMainWindow):
+    populated = Signal()  # the status and the current view's first page are on screen
+
+    def __init__(self, session: Session, actions: AppActions, prompts: Prompts, *, hide_on_close: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.actions = actions
+        self.prompts = prompts
+        self.hide_on_close = hide_on_close  # with a tray icon, closing the window keeps relay running
+        self.setWindowTitle("relay: results queue")
+        self.setWindowIcon(look_icon("delivered"))
+        self.resize(1100, 650)
+
+        tb = QToolBar("Sending")
+        tb.setObjectName("main-toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (actions.pause, actions.send_now, None, actions.refresh, actions.open_folder, None,
+                       actions.settings):
+            if action is None:
+                tb.addSeparator()
+            else:
+                tb.addAction(action)
+        self.addToolBar(tb)
+        self.toolbar = tb
+
+        self.summary = SummaryBar()
+        self.panel = QueuePanel(session, prompts)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        central = QWidget()
+        v = QVBoxLayout(central)
+        v.setContentsMargins(0, 0, 0, 4)
+        v.setSpacing(6)
+        v.addWidget(self.summary)
+        v.addWidget(line)
+        v.addWidget(self.panel, 1)
+        self.setCentralWidget(central)
+
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setMaximumHeight(14)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.busy_label = QLabel()
+        self.sender_label = QLabel()
+        self.outbox_label = QLabel(f"Outbox: {session.config.store.path}")
+        self.outbox_label.setToolTip(str(session.config.store.path))
+        sb = self.statusBar()
+        sb.addWidget(self.busy)
+        sb.addWidget(self.busy_label)
+        sb.addPermanentWidget(self.sender_label)
+        sb.addPermanentWidget(self.outbox_label)
+
+        self.addAction(actions.refresh)
+        self.addAction(actions.settings)
+        self.addAction(actions.quit)
+        actions.refresh.triggered.connect(self.panel.reload)
+        close = QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self)
+        close.activated.connect(self.close)
+        self._tab_order()
+
+        session.statsChanged.connect(self._stats_changed)
+        session.message.connect(self.show_message)
+        session.worker.busyChanged.connect(self._busy_changed)
+        session.configChanged.connect(
+            lambda c: self.outbox_label.setText(f"Outbox: {c.store.path}"))
+        self.panel.model.pageLoaded.connect(self._check_populated)
+        self._populated = False
+
+    def _tab_order(self) -> None:
+        p = self.panel
+        chain = [p.views, p.search, p.stack, *p.buttons, p.detail.fields, p.detail.history]
+        for a, b in zip(chain, chain[1:]):
+            QWidget.setTabOrder(a, b)
+
+    # -- updates --------------------------------------------------------------------------------
+
+    def _stats_changed(self, stats: dict[str, Any]) -> None:
+        self.summary.update_from(stats)
+        sender = stats.get("sender") or {}
+        state = {"idle": "idle", "sending": "sending", "waiting": "waiting", "paused": "paused"}.get(
+            sender.get("state") or "", "")
+        self.sender_label.setText(f"Sender: {state}" if state else ("Starting…" if not stats.get("running") else ""))
+        self.setWindowIcon(look_icon(look(stats).kind))
+        self._check_populated()
+
+    def _check_populated(self) -> None:
+        if not self._populated and self.session.stats and self.panel.model.loaded_once:
+            self._populated = True
+            self.populated.emit()
+
+    @property
+    def is_populated(self) -> bool:
+        return self._populated
+
+    def _busy_changed(self, label: str) -> None:
+        self.busy.setVisible(bool(label))
+        self.busy_label.setText(f"{label}…" if label else "")
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, MESSAGE_MS)
+
+    def show_notice(self, notice: Notice) -> None:
+        """Where there is no tray: the notice goes to the status bar."""
+        self.show_message(f"{notice.title}: {notice.text.splitlines()[0]}")
+
+    def bring_forward(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.hide_on_close:
+            event.ignore()
+            self.hide()
+        else:
+            event.accept()

@@ -1,0 +1,114 @@
+"""Fixtures for the desktop app: a lab folder whose outbox holds realistic items (built once per
+session by the real ingest and store transitions, copied per test), the fake agent over it, and
+the app wired with a recording tray and scripted dialogs. Qt runs offscreen."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import pytest
+
+from relay.clock import FakeClock
+from relay.config import Config, load
+from relay.store.outbox import Outbox
+from tests.ui.filler import Filled, fill, write_config
+from tests.ui.support import T0
+
+
+@dataclass
+class Lab:
+    folder: Path
+    config_path: Path
+    config: Config
+    filled: Filled
+    clock: FakeClock
+
+    def box(self) -> Outbox:
+        """A second connection to the lab's outbox, for checking what the app did."""
+        return Outbox(self.config.store.path, check=False)
+
+
+@pytest.fixture(scope="session")
+def _lab_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Filled]:
+    folder = tmp_path_factory.mktemp("lab-template")
+    write_config(folder)
+    with Outbox(folder / "outbox.db") as box:
+        filled = fill(box, folder / "inbox", T0, rows=12)
+    return folder, filled
+
+
+@pytest.fixture
+def lab(tmp_path: Path, _lab_template: tuple[Path, Filled]) -> Lab:
+    template, filled = _lab_template
+    folder = tmp_path / "lab"
+    shutil.copytree(template, folder)
+    cfg = folder / "relay.toml"
+    return Lab(folder, cfg, load(cfg), filled, FakeClock(T0))
+
+
+@pytest.fixture
+def agents(lab: Lab) -> list:
+    """Every fake agent the app made (a settings change makes a new one)."""
+    return []
+
+
+@pytest.fixture
+def agent_factory(lab: Lab, agents: list):
+    from tests.ui.fakes import FakeAgent
+
+    def make(config: Config) -> FakeAgent:
+        agent = FakeAgent(config, lab.clock)
+        agents.append(agent)
+        return agent
+
+    return make
+
+
+@pytest.fixture
+def prompts():
+    from tests.ui.fakes import ScriptedPrompts
+
+    return ScriptedPrompts()
+
+
+@pytest.fixture
+def memory_keyring():
+    from tests.ui.fakes import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    yield kr
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def make_app(qtbot, lab, agent_factory, prompts):
+    """Build and start the app; ``tray=False`` for a system without a tray."""
+    from relay.ui.app import RelayApp
+    from tests.ui.fakes import FakeTray
+
+    made = []
+
+    def build(*, tray: bool = True, factory=None, wait: bool = True) -> RelayApp:
+        app = RelayApp(lab.config, agent_factory=factory or agent_factory, tray_available=tray,
+                       tray_factory=FakeTray, prompts=prompts)
+        made.append(app)
+        qtbot.addWidget(app.window)
+        app.start(single_instance=False)
+        if wait:
+            qtbot.waitUntil(lambda: app.session.running and app.window.is_populated
+                            and bool(app.session.stats.get("running")), timeout=10_000)
+        return app
+
+    yield build
+    for app in made:
+        app.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()

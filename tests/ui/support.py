@@ -1,0 +1,18 @@
+"""Small helpers shared by the desktop app's tests."""
+
+from __future__ import annotations
+
+T0 = 1_767_621_600.0  # 2026-01-05T14:00:00Z, a Monday afternoon
+
+
+def settle(qtbot, app) -> None:
+    """Wait until every background job of the app has finished and its results are shown."""
+    qtbot.waitUntil(lambda: app.session.quiet and not app.window.panel.model.busy, timeout=10_000)
+
+
+def iso(ts: float) -> str:
+    from relay.clock import iso as _iso
+
+    value = _iso(ts)
+    assert value is not None
+    return value
