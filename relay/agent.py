@@ -11,6 +11,8 @@ import signal
 import ssl
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +22,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
+from relay.errors import OutboxDamaged
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.outbox import Outbox
@@ -70,8 +73,18 @@ class Agent:
     def start(self) -> None:
         self._lock.acquire()
         try:
-            self.outbox = Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
+            damaged_note = None
+            try:
+                self.outbox = self._open_outbox()
+            except OutboxDamaged as exc:
+                aside = set_aside(self.config.store.path, self.clock.now())
+                log.error("%s; moved aside to %s and a new outbox started", exc, aside.name)
+                damaged_note = (f"The outbox was damaged and has been kept aside as {aside}; the results in it "
+                                f"were not sent. Ask your administrator to recover them (sqlite3 \"{aside}\" .recover).")
+                self.outbox = self._open_outbox()
             self.outbox.set_control({PROBLEMS: None})  # problems are re-detected by this run
+            if damaged_note:
+                self.set_problem("outbox:damaged", damaged_note)
             if self.config.intake.url:
                 if self._http is None:
                     self._http = make_http_client(self.config)
@@ -89,6 +102,9 @@ class Agent:
             raise
         self._started = True
         log.info("agent started (outbox %s)", self.config.store.path)
+
+    def _open_outbox(self) -> Outbox:
+        return Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
 
     def _make_sources(self) -> list[Any]:
         from relay.ingest.listener import Listener
@@ -212,6 +228,22 @@ class Agent:
             st = self.sender.state
             snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
         return snap
+
+
+def set_aside(path: Path, now: float) -> Path:
+    """Rename a damaged outbox (and its WAL files) out of the way; never delete it."""
+    stamp = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            extra.rename(aside.with_name(aside.name + suffix))
+    path.rename(aside)
+    return aside
 
 
 def run_foreground(config: Config) -> int:

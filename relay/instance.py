@@ -16,8 +16,14 @@ class InstanceLock:
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process lifetime
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process lifetime
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot use {self.path.parent} for the outbox: {exc.strerror or exc}; "
+                "check that the folder exists and relay may write there"
+            ) from exc
         try:
             if sys.platform == "win32":
                 import msvcrt

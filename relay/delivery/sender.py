@@ -34,6 +34,7 @@ log = logging.getLogger("relay.delivery")
 IDLE_POLL_S = 5.0  # new work from another process (`relay ingest`) is noticed this fast
 HOUSEKEEPING_S = 600.0
 MAINTENANCE_JITTER_S = 5.0
+CLOCK_JUMP_S = 60.0  # a wall clock going back by more than this resets waiting times
 
 
 class Backoff:
@@ -80,6 +81,7 @@ class Sender:
         self._unavailable_streak = 0
         self._next_probe = 0.0
         self._next_housekeeping = 0.0
+        self._last_clock: tuple[float, float] | None = None
         self._state: SenderState | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -131,6 +133,7 @@ class Sender:
     def step(self) -> float:
         """Send at most one batch. Returns seconds until the sender wants to run again."""
         now = self.clock.now()
+        self._notice_clock_jump(now)
         if now >= self._next_housekeeping:
             self.housekeeping(now)
         control = self._control()
@@ -185,6 +188,23 @@ class Sender:
         decision = self._post(batch, token)
         self._apply(batch, decision, probing)
         return 0.0
+
+    def _notice_clock_jump(self, now: float) -> None:
+        """The wall clock went back (NTP fix, a wrong clock corrected): retry times computed from the
+        old clock would be far in the future, so everything waiting becomes due now."""
+        mono = self.clock.monotonic()
+        last = self._last_clock
+        self._last_clock = (now, mono)
+        if last is None:
+            return
+        wall_delta, mono_delta = now - last[0], mono - last[1]
+        if wall_delta < mono_delta - CLOCK_JUMP_S:
+            log.warning("the system clock went back by %.0f s; retry times reset", mono_delta - wall_delta)
+            self.outbox.make_due(now=now)
+            self.outbox.set_control({UNAVAILABLE_UNTIL: None})
+            self._next_housekeeping = now
+            if self._next_probe not in (0.0, float("inf")):
+                self._next_probe = now
 
     def _control(self) -> dict[str, str]:
         keys = (PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL)

@@ -332,3 +332,12 @@ def test_expiry_to_dead_in_housekeeping(env):
     clock.advance(15 * 86400)
     sender.housekeeping(clock.now())
     assert states(box) == {"dead": 1}
+
+
+def test_clock_going_back_makes_waiting_batches_due(env):
+    box, sender, intake, clock, _ = env((500, "x"), ok())
+    fill(box, clock, 1)
+    sender.step()  # fails: next attempt 1 s later by the old clock
+    clock.set(clock.now() - 86400)  # the wall clock is corrected by a day
+    sender.step()
+    assert states(box) == {"sent": 1} and len(intake.requests) == 2

@@ -1,0 +1,64 @@
+"""The agent facade: lifecycle, one instance per outbox, a damaged outbox kept aside, person actions."""
+
+from __future__ import annotations
+
+import pytest
+
+from relay.agent import Agent
+from relay.config import from_dict
+from relay.errors import EnvironmentProblem
+from relay.events import Paused, Resumed
+from tests.helpers.builders import new_item
+
+
+def config(tmp_path, **extra):
+    return from_dict({"store": {"path": str(tmp_path / "outbox.db")}, "listener": {"enabled": False}, **extra}, None)
+
+
+def test_second_agent_on_the_same_outbox_is_refused(tmp_path):
+    with Agent(config(tmp_path)):
+        with pytest.raises(EnvironmentProblem, match="already running"):
+            Agent(config(tmp_path)).start()
+    with Agent(config(tmp_path)) as again:  # released on stop
+        assert again.stats()["pending"] == 0
+
+
+def test_damaged_outbox_is_kept_aside_and_reported(tmp_path):
+    (tmp_path / "outbox.db").write_bytes(b"garbage, not a database " * 200)
+    with Agent(config(tmp_path)) as agent:
+        snap = agent.stats()
+        aside = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
+        assert len(aside) == 1 and aside[0].read_bytes().startswith(b"garbage")
+        assert any("damaged" in p and str(aside[0]) in p for p in snap["problems"])
+        agent.box.add_items([new_item(1)], source="listener", client="c", now=agent.clock.now())
+        assert agent.stats()["pending"] == 1
+
+
+def test_pause_resume_send_now_are_audited_and_announced(tmp_path):
+    with Agent(config(tmp_path)) as agent:
+        events = []
+        agent.events.subscribe(events.append)
+        agent.pause("lab closed for the holiday")
+        snap = agent.stats()
+        assert snap["paused"] and snap["paused_reason"] == "lab closed for the holiday"
+        agent.resume()
+        agent.send_now()
+        assert not agent.stats()["paused"]
+        assert [type(e) for e in events if isinstance(e, (Paused, Resumed))] == [Paused, Resumed]
+        actions = [r[0] for r in agent.box.db.conn.execute("SELECT action FROM audit ORDER BY id")]
+        assert actions == ["pause", "resume", "send now"]
+
+
+def test_person_pause_survives_restart(tmp_path):
+    with Agent(config(tmp_path)) as agent:
+        agent.pause()
+    with Agent(config(tmp_path)) as agent:
+        assert agent.stats()["paused"] is True
+
+
+def test_unwritable_outbox_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    agent = Agent(from_dict({"store": {"path": str(blocker / "outbox.db")}, "listener": {"enabled": False}}, None))
+    with pytest.raises(EnvironmentProblem, match="outbox"):
+        agent.start()
