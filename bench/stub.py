@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import random
 import statistics
 import subprocess
@@ -103,6 +104,15 @@ def start_stub(workdir: Path, extra: list[str]) -> tuple[subprocess.Popen[str], 
     return proc, line.split()[-1]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batches", type=int, default=100)
@@ -124,6 +134,7 @@ def main() -> int:
             with httpx.Client(base_url=url, timeout=60) as client:
                 client.post("/api/waters", content=bodies[0][: bodies[0].index(b"\n") + 1] + b"", headers={
                     "client": "bench", "Content-Type": "text/csv"})  # warm-up (400: header only)
+                cpu_before = cpu_seconds(proc.pid)
                 start = time.perf_counter()
                 for body in bodies:
                     t = time.perf_counter()
@@ -134,6 +145,7 @@ def main() -> int:
                     if r.status_code != 201:
                         raise SystemExit(f"unexpected answer {r.status_code}: {r.text[:200]}")
                 elapsed = time.perf_counter() - start
+                cpu_after = cpu_seconds(proc.pid)
                 stats = client.get("/api/stats").json()
         finally:
             proc.terminate()
@@ -144,6 +156,10 @@ def main() -> int:
     print(f"  {items / elapsed:,.0f} items/s, {args.batches / elapsed:,.1f} requests/s")
     print(f"  latency per request: median {statistics.median(latencies) * 1000:.1f} ms, "
           f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.1f} ms")
+    if cpu_before is not None and cpu_after is not None and cpu_after > cpu_before:
+        used = cpu_after - cpu_before
+        print(f"  stub CPU: {used:.2f} s, {items / used:,.0f} items per CPU-second "
+              f"(what one core gives when nothing else runs)")
     print(f"  stub stats: accepted_items={stats['accepted_items']} unique_items={stats['unique_items']} "
           f"duplicates_received={stats['duplicates_received']}")
     return 0

@@ -40,11 +40,15 @@ class Stub:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.started_at = self.clock.now()
-        self.store = StoreWorker(settings.db)
+        self.access_logger = make_access_logger(settings.log)  # OSError for a bad path
+        try:
+            self.store = StoreWorker(settings.db)
+        except BaseException:
+            close_access_logger(self.access_logger)
+            raise
         self.schedule = MaintenanceSchedule(settings.maintenance, self.clock)
         self.faults = FaultInjector(settings.fail_rate, settings.drop_rate, settings.seed)
         self.intake = Intake(settings, self.clock, self.store, self.schedule, self.faults)
-        self.access_logger = make_access_logger(settings.log)
         self._closed = False
 
     def close(self) -> None:
@@ -70,7 +74,7 @@ class Stub:
         }
 
     async def stats(self, request: Request) -> Response:
-        counters, by_client, keys = await self.store.run(_stats_snapshot)
+        counters, by_client = await self.store.run(_stats_snapshot)
         by_status = {k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("status:")}
         faults = {k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("fault:")}
         rejected = sum(v for k, v in by_status.items() if k.startswith("4"))
@@ -85,7 +89,7 @@ class Stub:
             "by_status": by_status,
             "faults": {name: faults.get(name, 0) for name in ("fail_before", "fail_after", "drop_before", "drop_after")},
             "items_by_client": by_client,
-            "idempotency_keys": keys,
+            "idempotency_keys": counters.get("idempotency_keys", 0),
             "in_flight": self.intake.in_flight,
             **self._maintenance(),
         })
@@ -158,8 +162,8 @@ def _read_rows(
     return {sid: rows_at(body, ctype, wanted[sid]) for sid, (ctype, body) in bodies.items()}
 
 
-def _stats_snapshot(store: Store) -> tuple[dict[str, int], dict[str, int], int]:
-    return store.counters(), store.items_by_client(), store.answer_count()
+def _stats_snapshot(store: Store) -> tuple[dict[str, int], dict[str, int]]:
+    return store.counters(), store.items_by_client()
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:

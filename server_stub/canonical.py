@@ -7,19 +7,19 @@ The forms match the agent's own hashing (the numbers must line up):
 * JSON item: a flat object of strings is trimmed and serialised like a CSV row; anything else is
   ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
 
-``RowCanonicalizer`` builds the CSV form from a per-header template instead of a dict per row: the
-keys are sorted once and every value is JSON-encoded with the same C routine ``json.dumps`` uses, so
-the text is identical. When a whole body needs neither escaping nor trimming, values are put into
-the template as they are, which is what keeps the stub near 20k+ rows/s.
+``RowCanonicalizer`` builds the CSV form with a function generated per header instead of a dict per
+row: the keys are sorted once and every value is JSON-encoded with the same C routine ``json.dumps``
+uses, so the text is identical. When a whole body needs neither escaping nor trimming, values go in
+as they are, which is what keeps the stub above 20k rows/s.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
-from operator import itemgetter
 from typing import Any
 
 # Bytes that json.dumps would escape inside a string, apart from CR/LF (unquoted CSV line ends).
@@ -67,21 +67,24 @@ class RowCanonicalizer:
     def __init__(self, names: Sequence[str], *, plain: bool = False) -> None:
         if not names:
             raise ValueError("a CSV header needs at least one column")
-        order = sorted(range(len(names)), key=lambda i: names[i])
         self.width = len(names)
-        self._get: Callable[[Sequence[str]], tuple[str, ...]]
-        if len(order) == 1:
-            only = order[0]
-            self._get = lambda row: (row[only],)
-        else:
-            self._get = itemgetter(*order)
-        slot = '"%s"' if plain else "%s"
-        self._template = "{" + ",".join(encode_basestring(names[i]).replace("%", "%%") + ":" + slot for i in order) + "}"
-        # Bound once: this runs for every row.
-        self.canonical: Callable[[Sequence[str]], str] = self._plain_form if plain else self._escaped_form
+        self.canonical: Callable[[Sequence[str]], str] = _row_function(tuple(names), plain)
 
-    def _plain_form(self, row: Sequence[str]) -> str:
-        return self._template % self._get(row)
 
-    def _escaped_form(self, row: Sequence[str]) -> str:
-        return self._template % tuple([encode_basestring(v.strip()) for v in self._get(row)])
+@functools.lru_cache(maxsize=64)
+def _row_function(names: tuple[str, ...], plain: bool) -> Callable[[Sequence[str]], str]:
+    """A function building a row's canonical text for this header, generated as Python source:
+    ``''.join(('{"a":"', row[2], '","b":"', row[0], ..., '"}'))`` is about twice as fast as a
+    ``%`` template, and this runs for every row. Names enter the source only as ``repr()``
+    literals and values only as ``row[i]``, so no input can change the code. Cached per header."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    pieces = []
+    for n, i in enumerate(order):
+        opening = "{" if n == 0 else ('",' if plain else ",")
+        pieces.append(repr(opening + encode_basestring(names[i]) + (':"' if plain else ":")))
+        pieces.append(f"row[{i}]" if plain else f"_encode(row[{i}].strip())")
+    pieces.append(repr('"}' if plain else "}"))
+    source = f"def canonical(row):\n    return ''.join(({', '.join(pieces)},))\n"
+    namespace: dict[str, Any] = {"_encode": encode_basestring}
+    exec(compile(source, "<server_stub.canonical>", "exec"), namespace)  # noqa: S102 - see docstring
+    return namespace["canonical"]  # type: ignore[no-any-return]

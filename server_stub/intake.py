@@ -1,7 +1,7 @@
 """``POST /api/waters`` and ``POST /api/reports``: the checks, idempotency, faults and storing.
 
 Order of a request: maintenance (503) -> credentials (401) -> Idempotency-Key (409 while the same
-key is in flight) -> latency -> body (413 over the size limit) -> stored answer for the key (replay,
+key is in flight) -> latency -> body (413 over the size limit; the early answers read and drop it) -> stored answer for the key (replay,
 or 422 for a different body) -> injected failure "before" -> client header, content type, parse,
 validation, duplicates, store -> injected failure "after". Answers from the last stage (2xx and
 4xx) are final and recorded durably for the key; earlier ones (401, 409, 413 by size, 503, 500)
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import math
 import uuid
 from collections.abc import Mapping
@@ -24,15 +23,13 @@ from starlette.responses import Response
 
 from server_stub.accesslog import LOG_INFO_KEY
 from server_stub.clock import Clock
-from server_stub.faults import FaultInjector, FaultPlan
+from server_stub.faults import FaultInjector, FaultPlan, When
 from server_stub.maintenance import MaintenanceSchedule
 from server_stub.payload import CONTENT_TYPES, Batch, PayloadError, Rules, parse
 from server_stub.responses import ALL_DUPLICATES, duplicate_warnings, dumps, error_answer, item_errors, iso, receipt
 from server_stub.settings import Settings
 from server_stub.store import Store, StoreWorker, Submission, SubmitOutcome
 from server_stub.transport import DropConnection
-
-log = logging.getLogger("server_stub.intake")
 
 MAX_KEY_LENGTH = 255
 # An oversized body is still read (and thrown away) up to this many bytes.
@@ -105,31 +102,43 @@ class Intake:
         plan = self._faults.draw()
         until = self._schedule.until()
         if until is not None:
-            await self._delay()
             retry_after = max(1, math.ceil(until - self._clock.now()))
             body = self._error(503, f"The intake is in a maintenance window until {iso(until)}")
-            return _json(503, body, {"Retry-After": str(retry_after)})
+            return await self._early(request, _json(503, body, {"Retry-After": str(retry_after)}))
         if not self.authorized(request):
-            await self._delay()
             message = "Missing or invalid credentials: send 'Authorization: Bearer <token>' or 'x-functions-key'"
-            return _json(401, self._error(401, message), {"WWW-Authenticate": "Bearer"})
+            return await self._early(request, _json(401, self._error(401, message), {"WWW-Authenticate": "Bearer"}))
         key = request.headers.get("idempotency-key")
         if key is not None:
             if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
-                await self._delay()
-                return _json(400, self._error(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable "
-                                                   "ASCII characters", scope="parameter"))
+                message = f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters"
+                return await self._early(request, _json(400, self._error(400, message, scope="parameter")))
             info["idempotency_key"] = key
+            # Checked and taken with no await in between, so two requests cannot both pass.
             if key in self._in_flight:
-                await self._delay()
-                return _json(409, self._error(409, "A request with this Idempotency-Key is still being "
-                                                   "processed; retry later", scope="parameter"))
+                message = "A request with this Idempotency-Key is still being processed; retry later"
+                return await self._early(request, _json(409, self._error(409, message, scope="parameter")))
             self._in_flight.add(key)
         try:
             return await self._answer_body(request, key, plan, info, counters)
         finally:
             if key is not None:
                 self._in_flight.discard(key)
+
+    async def _early(self, request: Request, response: Response) -> Response:
+        """An answer given before the body matters. The body is still read and thrown away, so a
+        client busy sending a large batch reads the answer whatever the server does with unread
+        bodies (a server that closes the connection would make it a reset instead)."""
+        try:
+            total = 0
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > _DRAIN_LIMIT:
+                    break
+        except ClientDisconnect:
+            pass
+        await self._delay()
+        return response
 
     async def _answer_body(
         self, request: Request, key: str | None, plan: FaultPlan, info: dict[str, Any], counters: dict[str, int]
@@ -164,8 +173,8 @@ class Intake:
         status, text = await self._evaluate(request, body, key, fingerprint, info)
         return self._fault(plan, "after", counters) or _json(status, text)
 
-    def _fault(self, plan: FaultPlan, when: str, counters: dict[str, int]) -> Response | None:
-        kind = plan.at("before" if when == "before" else "after")
+    def _fault(self, plan: FaultPlan, when: When, counters: dict[str, int]) -> Response | None:
+        kind = plan.at(when)
         if kind is None:
             return None
         counters[f"fault:{kind}_{when}"] = 1

@@ -135,6 +135,7 @@ def _parse_csv(body: bytes, text: str, rules: Rules) -> Batch:
             seen.add(name)
         position = {name: i for i, name in enumerate(names)}
         tracking = [position[c] for c in TRACKING_COLUMNS if c in position]
+        single_tracking = tracking[0] if len(tracking) == 1 else None
         required = [(c, position.get(c)) for c in rules.required]
         reject = [(r, position.get(r.field)) for r in rules.reject]
         checked = bool(required or reject)
@@ -150,7 +151,10 @@ def _parse_csv(body: bytes, text: str, rules: Rules) -> Batch:
             index += 1
             if index > max_items:
                 raise _too_many(rules)
-            tid = _tracking_id(row, tracking) if tracking else None
+            if single_tracking is not None:
+                tid = (row[single_tracking].strip() or None) if single_tracking < len(row) else None
+            else:
+                tid = _tracking_id(row, tracking) if tracking else None
             if len(row) != width:
                 problems.append(
                     ItemProblem(index, tid, None, f"Row has {len(row)} values but the header has {width} columns")

@@ -12,7 +12,7 @@ import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,11 +219,13 @@ class Store:
             self._save_answer(key, fingerprint, status, body, at)
 
     def _save_answer(self, key: str, fingerprint: str, status: int, body: str, at: float) -> None:
-        self._conn.execute(
+        cur = self._conn.execute(
             "INSERT INTO answers (key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING",
             (key, fingerprint, status, body, at),
         )
+        if cur.rowcount == 1:
+            self._bump({"idempotency_keys": 1})
 
     def count_request(self, counters: Mapping[str, int]) -> None:
         with self._transaction():
@@ -243,9 +245,6 @@ class Store:
 
     def items_by_client(self) -> dict[str, int]:
         return {c: int(n) for c, n in self._conn.execute("SELECT client, items FROM client_items ORDER BY client")}
-
-    def answer_count(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM answers").fetchone()[0])
 
     def items(
         self, offset: int, limit: int, *, tracking_id: str | None = None, submission_id: int | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from tests.helpers.stub_server import http_client, stub_server
@@ -191,3 +190,13 @@ def test_health(client):
 def test_unknown_paths_and_methods(client):
     assert client.get("/api/waters").status_code == 405
     assert client.get("/nope").status_code == 404
+
+
+def test_early_answers_reach_a_client_still_sending_a_large_batch():
+    big = body(1) + b"".join(b"r-%d,x,y,z\n" % i for i in range(300_000))  # ~5 MB
+    with stub_server(token="t") as stub, http_client(stub.base_url, timeout=60) as client:
+        for _ in range(3):
+            assert post(client, big).status_code == 401
+        stub.set_maintenance(60)
+        for _ in range(3):
+            assert post(client, big, headers={"Authorization": "Bearer t"}).status_code == 503
