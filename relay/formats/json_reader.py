@@ -16,9 +16,10 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
@@ -26,7 +27,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from relay.config import load_schema
 from relay.errors import PermanentError
 from relay.formats.csv_reader import DEFAULT_TRACKING_COLUMNS
-from relay.hashing import RowCanonicalizer, canonical_json, is_flat_text, json_hash
+from relay.hashing import RowCanonicalizer, canonical_json, json_hash
 from relay.store.models import NewItem
 
 log = logging.getLogger("relay.ingest")
@@ -78,23 +79,34 @@ class _NonFinite:
 _NON_FINITE = _NonFinite()
 
 
+_seen = threading.local()  # .odd: the parse met something the full walk must look at
+
+
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            flagged = _Flagged(pairs)
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    flagged = _Flagged(pairs)
+    names: set[str] = set()
+    for key, _ in pairs:
+        if key in names:
             flagged.duplicate = key
-            return flagged
-        obj[key] = value
-    return obj
+            break
+        names.add(key)
+    _seen.odd = True
+    return flagged
 
 
 def _float(text: str) -> float | _NonFinite:
     value = float(text)
-    return value if math.isfinite(value) else _NON_FINITE
+    if math.isfinite(value):
+        return value
+    _seen.odd = True
+    return _NON_FINITE
 
 
 def _constant(_: str) -> _NonFinite:
+    _seen.odd = True
     return _NON_FINITE
 
 
@@ -117,9 +129,14 @@ def _decode_text(data: bytes, kind: str) -> str:
         raise BodyRejected(f"the body is not UTF-8 text (line {line}, byte {column} of the line)") from exc
 
 
-def _loads(text: str, where: str) -> Any:
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _loads(text: str, where: str) -> tuple[Any, bool]:
+    """The value, and whether it may hold duplicate names, NaN or lone surrogates (needs the walk)."""
+    _seen.odd = _SURROGATE_ESCAPE.search(text) is not None
     try:
-        return _DECODER.decode(text)
+        return _DECODER.decode(text), _seen.odd
     except RecursionError as exc:
         raise BodyRejected(f"{where} is nested too deeply") from exc
     except json.JSONDecodeError as exc:
@@ -139,6 +156,22 @@ def _decode_error(exc: json.JSONDecodeError, where: str) -> str:
 
 
 # -- checking ------------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def by_names(fn: Callable[[tuple[str, ...]], _T]) -> Callable[[tuple[str, ...]], _T]:
+    """Remember ``fn`` per set of field names: results from one system share them. Only modest
+    name sets are remembered, so the memory held stays small whatever callers send."""
+    cached = lru_cache(maxsize=256)(fn)
+
+    def call(names: tuple[str, ...]) -> _T:
+        if len(names) <= 300 and sum(map(len, names)) <= 8192:
+            return cached(names)
+        return fn(names)
+
+    return call
+
 
 
 @lru_cache(maxsize=None)
@@ -166,10 +199,14 @@ class _FastCheck:
         self.result_min, self.result_max = result["minProperties"], result["maxProperties"]
         if _schema_shape(self) != defs:
             raise ValueError("the result schema has a shape the fast check does not know")
+        self._names_of = by_names(self._names_tuple)
+
+    def _names_tuple(self, keys: tuple[str, ...]) -> bool:
+        lo, hi, pattern = self.name_min, self.name_max, self.name_pattern
+        return all(lo <= len(key) <= hi and pattern.search(key) for key in keys)
 
     def _names(self, obj: dict[str, Any]) -> bool:
-        lo, hi, pattern = self.name_min, self.name_max, self.name_pattern
-        return all(lo <= len(key) <= hi and pattern.search(key) for key in obj)
+        return bool(self._names_of(tuple(obj)))
 
     def _scalar(self, value: Any) -> bool:
         kind = type(value)
@@ -184,9 +221,11 @@ class _FastCheck:
             return len(value) <= self.list_max and all(map(self._value, value))
         return self._scalar(value)
 
-    def valid(self, obj: dict[str, Any], flat: bool) -> bool:
+    def valid(self, obj: dict[str, Any], flat: bool, text_only: bool) -> bool:
         if not (self.result_min <= len(obj) <= self.result_max and self._names(obj)):
             return False
+        if text_only:  # the common case, checked in C loops
+            return max(map(len, obj.values())) <= self.text_max
         return all(map(self._scalar if flat else self._value, obj.values()))
 
 
@@ -222,9 +261,9 @@ def _fast_check() -> _FastCheck | None:
         return None
 
 
-def _schema_problem(obj: dict[str, Any], label: str, flat: bool) -> str | None:
+def _schema_problem(obj: dict[str, Any], label: str, flat: bool, text_only: bool) -> str | None:
     fast = _fast_check()
-    if fast is not None and fast.valid(obj, flat):
+    if fast is not None and fast.valid(obj, flat, text_only):
         return None
     error = best_match(_validator(flat).iter_errors(obj))
     return None if error is None else _describe(error, label)
@@ -334,21 +373,30 @@ def _describe(error: ValidationError, label: str) -> str:
     return f"{where} is not valid ({keyword})"
 
 
-def _check(obj: Any, label: str, csv_intake: bool) -> dict[str, Any]:
+def _text_only(obj: dict[str, Any]) -> bool:
+    return bool(obj) and set(map(type, obj.values())) == {str}
+
+
+def _check(obj: Any, label: str, csv_intake: bool, odd: bool) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise BodyRejected(f"{label} is {_kind(obj)}, not a JSON object")
-    problem = _walk(obj, [], csv_intake) or _same_names(obj)
+    text_only = _text_only(obj)
+    problem = None
+    if odd or not text_only:
+        problem = _walk(obj, [], csv_intake)
+    problem = problem or _same_names(tuple(obj))
     if problem is not None:
         raise BodyRejected(f"{label}: {problem}")
-    problem = _schema_problem(obj, label, csv_intake)
+    problem = _schema_problem(obj, label, csv_intake, text_only)
     if problem is not None:
         raise BodyRejected(problem)
     return obj
 
 
-def _same_names(obj: dict[str, Any]) -> str | None:
+@by_names
+def _same_names(keys: tuple[str, ...]) -> str | None:
     seen: dict[str, str] = {}
-    for key in obj:
+    for key in keys:
         trimmed = key.strip()
         if trimmed in seen:
             return (f"the field names '{_short(seen[trimmed])}' and '{_short(key)}' are the same once "
@@ -382,16 +430,18 @@ def _tracking(obj: dict[str, Any], configured: str | None) -> str | None:
     return _as_text(value).strip() or None
 
 
-@lru_cache(maxsize=256)
+@by_names
 def _canonicalizer(names: tuple[str, ...]) -> RowCanonicalizer:
-    return RowCanonicalizer(names)  # posts from one system share their field names: made once
+    return RowCanonicalizer(names)
 
 
 def _item(obj: dict[str, Any], csv_intake: bool, line: int | None, tracking_column: str | None) -> NewItem:
-    if csv_intake:
+    text_only = _text_only(obj)
+    if csv_intake and not text_only:
         obj = {key: _as_text(value) for key, value in obj.items()}
+        text_only = True
     tracking_id = _tracking(obj, tracking_column)
-    if is_flat_text(obj):
+    if text_only:
         # A row, stored as CSV rows are: trimmed values in canonical (sorted) column order.
         canon = _canonicalizer(tuple(obj))
         payload, content_hash = canon(tuple(obj.values()))
@@ -415,9 +465,9 @@ def _too_many(count: int) -> BodyRejected:
 def read_json(data: bytes, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
     """An ``application/json`` body: one result object, or an array of them."""
     csv_intake = _intake(intake_format)
-    value = _loads(_decode_text(data, "JSON"), "the body")
+    value, odd = _loads(_decode_text(data, "JSON"), "the body")
     if isinstance(value, dict):
-        return [_item(_check(value, "item 1", csv_intake), csv_intake, None, tracking_column)]
+        return [_item(_check(value, "item 1", csv_intake, odd), csv_intake, None, tracking_column)]
     if not isinstance(value, list):
         raise BodyRejected(f"the body is {_kind(value)}; send a JSON object or an array of objects")
     if not value:
@@ -425,7 +475,7 @@ def read_json(data: bytes, *, intake_format: str, tracking_column: str | None = 
     if len(value) > MAX_ITEMS:
         raise _too_many(len(value))
     return [
-        _item(_check(obj, f"item {n}", csv_intake), csv_intake, None, tracking_column)
+        _item(_check(obj, f"item {n}", csv_intake, odd), csv_intake, None, tracking_column)
         for n, obj in enumerate(value, start=1)
     ]
 
@@ -441,6 +491,7 @@ def read_ndjson(data: bytes, *, intake_format: str, tracking_column: str | None 
         if len(items) == MAX_ITEMS:
             raise _too_many(sum(1 for rest in text.split("\n") if rest.strip(_JSON_SPACE)))
         label = f"line {number}"
-        obj = _check(_loads(line, label), label, csv_intake)
+        value, odd = _loads(line, label)
+        obj = _check(value, label, csv_intake, odd)
         items.append(_item(obj, csv_intake, number, tracking_column))
     return items
