@@ -117,7 +117,8 @@ class Intake:
             # Checked and taken with no await in between, so two requests cannot both pass.
             if key in self._in_flight:
                 message = "A request with this Idempotency-Key is still being processed; retry later"
-                return await self._early(request, _json(409, self._error(409, message, scope="parameter")))
+                answer = _json(409, self._error(409, message, scope="parameter"), {"Retry-After": "1"})
+                return await self._early(request, answer)
             self._in_flight.add(key)
         try:
             return await self._answer_body(request, key, plan, info, counters)

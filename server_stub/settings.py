@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from server_stub.maintenance import RecurringWindow
 from server_stub.payload import RejectRule
@@ -96,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject-duplicates", action="store_true",
                    help="answer 400 when every item of a request was received before")
     p.add_argument("--log", help="append one JSON line per request to this file (default: standard error)")
-    p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help=argparse.SUPPRESS)
-    p.add_argument("--max-items", type=int, default=MAX_ITEMS, help=argparse.SUPPRESS)
+    p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, metavar="N",
+                   help=f"answer 413 to bodies over N bytes (default {MAX_BODY_BYTES})")
+    p.add_argument("--max-items", type=int, default=MAX_ITEMS, metavar="N",
+                   help=f"answer 413 to requests of more than N items (default {MAX_ITEMS})")
     return p
 
 
@@ -126,7 +127,3 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         )
     except ValueError as exc:
         parser.error(str(exc))
-
-
-def db_path(settings: Settings) -> str | Path:
-    return settings.db if settings.db == ":memory:" else Path(settings.db)

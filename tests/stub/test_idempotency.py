@@ -76,11 +76,13 @@ def _post_in_thread(base_url: str, key: str, results: list, n: int = 3) -> threa
 
 
 def test_409_while_the_first_request_with_the_key_is_in_flight():
-    with stub_server(latency_ms=400) as stub, http_client(stub.base_url) as client:
+    with stub_server(latency_ms=500) as stub, http_client(stub.base_url) as client:
         results: list = []
         thread = _post_in_thread(stub.base_url, "slow", results)
         stub.wait_for(lambda s: s["in_flight"] == 1)
-        assert_error(post(client, body(3), key="slow"), 409, "still being processed")
+        busy = post(client, body(3), key="slow")
+        assert_error(busy, 409, "still being processed")
+        assert busy.headers["retry-after"] == "1"
         thread.join()
         assert_receipt(results[0], 3)
         replay = post(client, body(3), key="slow")

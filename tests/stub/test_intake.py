@@ -200,3 +200,9 @@ def test_early_answers_reach_a_client_still_sending_a_large_batch():
         stub.set_maintenance(60)
         for _ in range(3):
             assert post(client, big, headers={"Authorization": "Bearer t"}).status_code == 503
+
+
+def test_limits_can_be_lowered_to_exercise_a_sender_halving_its_batches():
+    with stub_server(max_items=5) as stub, http_client(stub.base_url) as client:
+        assert_error(post(client, body(6)), 413, "more than 5 items")
+        assert_receipt(post(client, body(5)), 5)
