@@ -90,10 +90,12 @@ class RowCanonicalizer:
         else:
             self._pick = itemgetter(*order)
         self._prefix = (_compact(list(self.columns)) + "\n").encode("utf-8")
+        self._base = hashlib.sha256(self._prefix)  # the names are hashed once; each row continues a copy
+        self.empty = encode_values([""] * len(names))  # what a row of only blanks encodes to
 
     def __call__(self, values: Sequence[str]) -> tuple[str, str]:
         canonical = encode_values(list(map(str.strip, self._pick(values))))
-        digest = hashlib.sha256(self._prefix)
+        digest = self._base.copy()
         digest.update(canonical.encode("utf-8"))
         return canonical, digest.hexdigest()
 

@@ -170,6 +170,8 @@ class CsvFile:
         width = len(header)
         tracking = self._tracking_index
         canon = self._canon
+        empty = canon.empty
+        ctrl_z = canon(["\x1a"])[0] if width == 1 else None
         for item in items:
             if isinstance(item, BrokenRecord):
                 yield self._reject(
@@ -177,6 +179,16 @@ class CsvFile:
                 )
                 continue
             line, fields = item
+            if len(fields) == width and source.used <= FIELD_LIMIT:
+                # The common case, kept short: a complete row of normal size.
+                canonical, content_hash = canon(fields)
+                if canonical == empty or (width == 1 and canonical == ctrl_z):
+                    self.blank_rows += 1
+                    continue
+                tracking_id = (fields[tracking].strip() or None) if tracking is not None else None
+                self.rows_ok += 1
+                yield Row(line, tuple(fields), tracking_id, content_hash, canonical)
+                continue
             text = "".join(fields).strip()
             if not text or text == "\x1a":  # Ctrl-Z: the end-of-file mark of old DOS tools
                 self.blank_rows += 1
