@@ -16,7 +16,7 @@ from relay.store.schema import MIGRATIONS
 log = logging.getLogger("relay.store")
 
 BUSY_TIMEOUT_MS = 10_000
-CACHE_KIB = 32 * 1024
+CACHE_KIB = 8 * 1024
 
 
 def translate(exc: sqlite3.Error, path: Path) -> Exception:
@@ -58,7 +58,8 @@ class Database:
                     raise EnvironmentProblem(f"the outbox at {path} cannot use write-ahead logging (got {mode})")
             self.conn.execute("PRAGMA synchronous = FULL")
             self.conn.execute("PRAGMA foreign_keys = ON")
-            # The duplicate-lookup index takes random inserts; a larger page cache keeps it in memory.
+            # A bigger page cache than the 2 MB default for the duplicate-lookup index, still small
+            # enough that memory stays flat however large the outbox grows.
             self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if check:
                 self.integrity_check()
