@@ -13,30 +13,21 @@ for JSON lines). Messages name fields, never their values: bodies carry patient 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator
-from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
-
-from relay.config import load_schema
 from relay.errors import PermanentError
 from relay.formats.csv_reader import DEFAULT_TRACKING_COLUMNS
+from relay.formats.result_schema import by_names, field, kind_of, schema_problem, short
 from relay.hashing import RowCanonicalizer, canonical_json, json_hash
 from relay.store.models import NewItem
-
-log = logging.getLogger("relay.ingest")
 
 __all__ = [
     "INTAKE_FORMATS",
     "MAX_DEPTH",
     "MAX_ITEMS",
-    "MAX_PROPERTIES",
     "BodyRejected",
     "read_json",
     "read_ndjson",
@@ -44,7 +35,6 @@ __all__ = [
 
 INTAKE_FORMATS = ("csv", "json", "ndjson")
 MAX_ITEMS = 10_000  # results in one body
-MAX_PROPERTIES = 2_000  # the schema says the same
 MAX_DEPTH = 32  # levels of nested objects/lists below a result
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BOM = b"\xef\xbb\xbf"
@@ -157,150 +147,6 @@ def _decode_error(exc: json.JSONDecodeError, where: str) -> str:
 
 # -- checking ------------------------------------------------------------------------------------
 
-_T = TypeVar("_T")
-
-
-def by_names(fn: Callable[[tuple[str, ...]], _T]) -> Callable[[tuple[str, ...]], _T]:
-    """Remember ``fn`` per set of field names: results from one system share them. Only modest
-    name sets are remembered, so the memory held stays small whatever callers send."""
-    cached = lru_cache(maxsize=256)(fn)
-
-    def call(names: tuple[str, ...]) -> _T:
-        if len(names) <= 300 and sum(map(len, names)) <= 8192:
-            return cached(names)
-        return fn(names)
-
-    return call
-
-
-
-@lru_cache(maxsize=None)
-def _validator(flat: bool) -> jsonschema.Draft202012Validator:
-    schema = load_schema("result.schema.json")
-    if flat:
-        schema = {**schema, "$ref": "#/$defs/flatResult"}
-    return jsonschema.Draft202012Validator(schema)
-
-
-class _FastCheck:
-    """The result schema compiled by hand, for speed (jsonschema takes milliseconds per result).
-
-    It is used only when the schema file has exactly the shape this code knows (checked on load,
-    with the limits read from the file); it only ever says "valid" for the common case, and any
-    result it does not accept goes to jsonschema, which has the last word and names the problem.
-    """
-
-    def __init__(self, defs: dict[str, Any]) -> None:
-        name, text, obj, lst, result = defs["fieldName"], defs["text"], defs["object"], defs["list"], defs["result"]
-        self.name_min, self.name_max = name["minLength"], name["maxLength"]
-        self.name_pattern = re.compile(name["pattern"])
-        self.text_max = text["maxLength"]
-        self.object_max, self.list_max = obj["maxProperties"], lst["maxItems"]
-        self.result_min, self.result_max = result["minProperties"], result["maxProperties"]
-        if _schema_shape(self) != defs:
-            raise ValueError("the result schema has a shape the fast check does not know")
-        self._names_of = by_names(self._names_tuple)
-
-    def _names_tuple(self, keys: tuple[str, ...]) -> bool:
-        lo, hi, pattern = self.name_min, self.name_max, self.name_pattern
-        return all(lo <= len(key) <= hi and pattern.search(key) for key in keys)
-
-    def _names(self, obj: dict[str, Any]) -> bool:
-        return bool(self._names_of(tuple(obj)))
-
-    def _scalar(self, value: Any) -> bool:
-        kind = type(value)
-        if kind is str:
-            return len(value) <= self.text_max
-        return value is None or kind is bool or kind is int or kind is float
-
-    def _value(self, value: Any) -> bool:
-        if isinstance(value, dict):
-            return len(value) <= self.object_max and self._names(value) and all(map(self._value, value.values()))
-        if isinstance(value, list):
-            return len(value) <= self.list_max and all(map(self._value, value))
-        return self._scalar(value)
-
-    def valid(self, obj: dict[str, Any], flat: bool, text_only: bool) -> bool:
-        if not (self.result_min <= len(obj) <= self.result_max and self._names(obj)):
-            return False
-        if text_only:  # the common case, checked in C loops
-            return max(map(len, obj.values())) <= self.text_max
-        return all(map(self._scalar if flat else self._value, obj.values()))
-
-
-def _schema_shape(c: _FastCheck) -> dict[str, Any]:
-    """The schema's $defs as _FastCheck understands them, rebuilt from its limits."""
-    names = {"$ref": "#/$defs/fieldName"}
-    plain = {"type": ["number", "boolean", "null"]}
-    return {
-        "fieldName": {"type": "string", "minLength": c.name_min, "maxLength": c.name_max,
-                      "pattern": c.name_pattern.pattern},
-        "text": {"type": "string", "maxLength": c.text_max},
-        "scalar": {"anyOf": [{"$ref": "#/$defs/text"}, plain]},
-        "value": {"anyOf": [{"$ref": "#/$defs/text"}, plain, {"$ref": "#/$defs/object"}, {"$ref": "#/$defs/list"}]},
-        "object": {"type": "object", "maxProperties": c.object_max, "propertyNames": names,
-                   "additionalProperties": {"$ref": "#/$defs/value"}},
-        "list": {"type": "array", "maxItems": c.list_max, "items": {"$ref": "#/$defs/value"}},
-        "result": {"type": "object", "minProperties": c.result_min, "maxProperties": c.result_max,
-                   "propertyNames": names, "additionalProperties": {"$ref": "#/$defs/value"}},
-        "flatResult": {"type": "object", "minProperties": c.result_min, "maxProperties": c.result_max,
-                       "propertyNames": names, "additionalProperties": {"$ref": "#/$defs/scalar"}},
-    }
-
-
-@lru_cache(maxsize=None)
-def _fast_check() -> _FastCheck | None:
-    schema = load_schema("result.schema.json")
-    try:
-        if schema.get("$ref") != "#/$defs/result":
-            raise ValueError("the result schema does not start at #/$defs/result")
-        return _FastCheck(schema["$defs"])
-    except (KeyError, TypeError, ValueError):
-        log.debug("result schema: every result is checked by jsonschema alone")
-        return None
-
-
-def _schema_problem(obj: dict[str, Any], label: str, flat: bool, text_only: bool) -> str | None:
-    fast = _fast_check()
-    if fast is not None and fast.valid(obj, flat, text_only):
-        return None
-    error = best_match(_validator(flat).iter_errors(obj))
-    return None if error is None else _describe(error, label)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, bool):
-        return "true/false"
-    if value is None:
-        return "null"
-    return "a number"
-
-
-def _path(parts: Iterator[Any] | list[Any]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part + 1}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _short(name: str, limit: int = 60) -> str:
-    return name if len(name) <= limit else name[: limit - 3] + "..."
-
-
-def _field(path: list[Any]) -> str:
-    return f"field '{_short(_path(path), 120)}'"
-
-
 _NESTED = "{} is {}; the intake takes CSV, so values must be plain text or numbers"
 
 
@@ -309,68 +155,31 @@ def _walk(value: Any, path: list[Any], csv_intake: bool) -> str | None:
 
     In reading order; recursion stops at MAX_DEPTH, so it stays shallow."""
     if path and len(path) > MAX_DEPTH:
-        return f"{_field(path[:1])} is nested more than {MAX_DEPTH} levels deep"
+        return f"{field(path[:1])} is nested more than {MAX_DEPTH} levels deep"
     if isinstance(value, dict):
         if isinstance(value, _Flagged):
-            return f"the field name '{_short(value.duplicate)}' appears twice" + (f" in {_field(path)}" if path else "")
+            return f"the field name '{short(value.duplicate)}' appears twice" + (f" in {field(path)}" if path else "")
         if path and csv_intake:
-            return _NESTED.format(_field(path), "an object")
+            return _NESTED.format(field(path), "an object")
         children: Any = value.items()
     else:
         if csv_intake:
-            return _NESTED.format(_field(path), "a list")
+            return _NESTED.format(field(path), "a list")
         children = enumerate(value)
     for key, child in children:
         if type(key) is str and _SURROGATE.search(key):
-            return "a field name" + (f" in {_field(path)}" if path else "") + " holds an invalid \\u escape"
+            return "a field name" + (f" in {field(path)}" if path else "") + " holds an invalid \\u escape"
         kind = type(child)
         if kind is str:
             if _SURROGATE.search(child):
-                return f"{_field([*path, key])} holds an invalid \\u escape (half of a surrogate pair)"
+                return f"{field([*path, key])} holds an invalid \\u escape (half of a surrogate pair)"
         elif child is _NON_FINITE:
-            return f"{_field([*path, key])} is NaN, Infinity or too large a number; JSON results must use finite numbers"
+            return f"{field([*path, key])} is NaN, Infinity or too large a number; JSON results must use finite numbers"
         elif isinstance(child, (dict, list)):
             problem = _walk(child, [*path, key], csv_intake)
             if problem is not None:
                 return problem
     return None
-
-
-def _leaf(error: ValidationError) -> ValidationError:
-    """Inside "any of" branches, the branch whose type fits the value says what is wrong."""
-    while error.validator == "anyOf" and error.context:
-        fitting = [e for e in error.context if e.validator != "type"]
-        if not fitting:
-            break
-        found = best_match(fitting)
-        if found is None:
-            break
-        error = found
-    return error
-
-
-def _describe(error: ValidationError, label: str) -> str:
-    error = _leaf(error)
-    path = list(error.absolute_path)
-    where = f"{label}: {_field(path)}" if path else label
-    keyword = error.validator
-    if "propertyNames" in error.absolute_schema_path:
-        inside = f" in {_field(path)}" if path else ""
-        if keyword == "maxLength":
-            return f"{label}: a field name{inside} is longer than {error.validator_value:,} characters"
-        return f"{label}: a field name{inside} is empty"
-    if keyword == "minProperties":
-        return f"{where} is an empty object; a result needs at least one field"
-    if keyword == "maxProperties":
-        count = len(error.instance)
-        return f"{where} has {count:,} fields, more than the {error.validator_value:,} relay takes"
-    if keyword == "maxLength":
-        return f"{where} is longer than {error.validator_value:,} characters"
-    if keyword == "maxItems":
-        return f"{where} is a list of more than {error.validator_value:,} values"
-    if keyword in ("anyOf", "type"):
-        return f"{where} is {_kind(error.instance)}, which a result cannot hold there"
-    return f"{where} is not valid ({keyword})"
 
 
 def _text_only(obj: dict[str, Any]) -> bool:
@@ -379,7 +188,7 @@ def _text_only(obj: dict[str, Any]) -> bool:
 
 def _check(obj: Any, label: str, csv_intake: bool, odd: bool) -> dict[str, Any]:
     if not isinstance(obj, dict):
-        raise BodyRejected(f"{label} is {_kind(obj)}, not a JSON object")
+        raise BodyRejected(f"{label} is {kind_of(obj)}, not a JSON object")
     text_only = _text_only(obj)
     problem = None
     if odd or not text_only:
@@ -387,7 +196,7 @@ def _check(obj: Any, label: str, csv_intake: bool, odd: bool) -> dict[str, Any]:
     problem = problem or _same_names(tuple(obj))
     if problem is not None:
         raise BodyRejected(f"{label}: {problem}")
-    problem = _schema_problem(obj, label, csv_intake, text_only)
+    problem = schema_problem(obj, label, csv_intake, text_only)
     if problem is not None:
         raise BodyRejected(problem)
     return obj
@@ -399,7 +208,7 @@ def _same_names(keys: tuple[str, ...]) -> str | None:
     for key in keys:
         trimmed = key.strip()
         if trimmed in seen:
-            return (f"the field names '{_short(seen[trimmed])}' and '{_short(key)}' are the same once "
+            return (f"the field names '{short(seen[trimmed])}' and '{short(key)}' are the same once "
                     "surrounding spaces are trimmed")
         seen[trimmed] = key
     return None
@@ -469,7 +278,7 @@ def read_json(data: bytes, *, intake_format: str, tracking_column: str | None = 
     if isinstance(value, dict):
         return [_item(_check(value, "item 1", csv_intake, odd), csv_intake, None, tracking_column)]
     if not isinstance(value, list):
-        raise BodyRejected(f"the body is {_kind(value)}; send a JSON object or an array of objects")
+        raise BodyRejected(f"the body is {kind_of(value)}; send a JSON object or an array of objects")
     if not value:
         raise BodyRejected("the body is an empty array; it holds no results")
     if len(value) > MAX_ITEMS:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relay.config import load_schema
+from relay.formats import result_schema
 from relay.formats.csv_reader import Row, parse_csv_bytes
 from relay.formats.json_reader import MAX_DEPTH, MAX_ITEMS, BodyRejected, read_json, read_ndjson
 from relay.hashing import canonical_json, decode_values, json_hash, row_hash
@@ -190,6 +191,10 @@ def test_too_many_results_in_one_body():
 
 def test_the_result_schema_is_valid_draft_2020_12():
     jsonschema.Draft202012Validator.check_schema(load_schema("result.schema.json"))
+
+
+def test_the_shipped_schema_has_the_shape_the_fast_check_knows():
+    assert result_schema._fast_check() is not None
 
 
 @settings(max_examples=300, deadline=None)
