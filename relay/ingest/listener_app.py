@@ -185,7 +185,7 @@ async def post_results(request: Request) -> Response:
         log.info("listener: the caller went away before sending the whole body; nothing stored")
         return error(400, "the request body ended early; nothing was stored")
     status = 202 if result.accepted else 200
-    log.info("listener: %d new item(s), %d duplicate(s) from a %s post (ids %s)",
+    log.debug("listener: %d new item(s), %d duplicate(s) from a %s post (ids %s)",
              result.accepted, result.duplicates, kind, _id_span(result.ids))
     return JSONResponse({"ids": result.ids, "duplicates": result.duplicates}, status_code=status)
 
