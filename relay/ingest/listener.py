@@ -58,8 +58,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
-        if os.name == "nt":
-            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", 0), 1)
+        if os.name == "nt":  # there SO_REUSEADDR would let another program take the port from us
+            if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
@@ -142,6 +143,8 @@ class Listener:
         everything already queued for storing, and close the socket."""
         self._stopping.set()
         server, thread = self._server, self._thread
+        if server is None and self._sock is None:
+            return
         if server is not None and thread is not None:
             server.should_exit = True
             thread.join(GRACEFUL_S + 3)
