@@ -1,4 +1,4 @@
-"""The stub's SQLite database: submissions, items, content hashes, idempotent answers, counters.
+"""The stub's SQLite database: submissions (with their bodies), items, idempotent answers, counters.
 
 ``Store`` is synchronous and owned by one thread; ``StoreWorker`` runs it on a dedicated thread so
 the event loop never blocks on SQLite. Every request's writes are one transaction (WAL,
@@ -22,8 +22,7 @@ from server_stub.payload import Item
 
 log = logging.getLogger("server_stub.store")
 
-SCHEMA_VERSION = 1
-_CHUNK = 500  # rows per multi-row INSERT (2 parameters each; SQLite allows 32766)
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +46,6 @@ CREATE TABLE IF NOT EXISTS items (
     tracking_id TEXT,
     duplicate INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS hashes (content_hash TEXT PRIMARY KEY, first_item_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS answers (
     key TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -121,6 +119,11 @@ class Store:
                     self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 elif row[0] != str(SCHEMA_VERSION):
                     raise StoreError(f"{path}: schema version {row[0]}, this stub knows {SCHEMA_VERSION}")
+            # The content hashes received so far, in memory (~100 bytes each): an index over random
+            # hashes in SQLite would rewrite a page per item on every commit.
+            self._known: set[bytes] = {
+                bytes.fromhex(h) for (h,) in self._conn.execute("SELECT content_hash FROM items")
+            }
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(f"{path}: cannot use the database: {exc}") from exc
@@ -144,36 +147,21 @@ class Store:
     def submit(self, sub: Submission, respond: Callable[[SubmitOutcome], tuple[int, str]]) -> tuple[int, str]:
         """Store a valid batch (or refuse it when all are duplicates), record the answer for the
         idempotency key, all in one transaction. Returns the answer (status, JSON body)."""
-        with self._transaction() as tx:
-            first_id = int(self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0])
-            new_hashes = self._add_hashes([(item.content_hash, first_id + n) for n, item in enumerate(sub.items)])
-            if sub.reject_duplicates and sub.items and not new_hashes:
-                tx.rollback()  # nothing was added; keep it that way, and count what came
-                self._bump({"duplicates_received": len(sub.items)})
+        digests = [bytes.fromhex(item.content_hash) for item in sub.items]
+        added: set[bytes] = set()
+        with self._transaction():
+            if sub.reject_duplicates and digests and all(d in self._known for d in digests):
+                self._bump({"duplicates_received": len(digests)})
                 outcome = SubmitOutcome(False, None, tuple(i.index for i in sub.items))
             else:
-                outcome = self._insert(sub, first_id, new_hashes)
+                outcome = self._insert(sub, digests, added)
             status, body = respond(outcome)
             if sub.idempotency_key is not None and sub.fingerprint is not None:
                 self._save_answer(sub.idempotency_key, sub.fingerprint, status, body, sub.received_at)
+        self._known |= added  # only once committed
         return status, body
 
-    def _add_hashes(self, pairs: Sequence[tuple[str, int]]) -> set[str]:
-        """Record content hashes (with the id of the item that brought each); returns those new."""
-        added: set[str] = set()
-        for start in range(0, len(pairs), _CHUNK):
-            chunk = pairs[start:start + _CHUNK]
-            marks = ",".join(["(?, ?)"] * len(chunk))
-            params = [value for pair in chunk for value in pair]
-            # One statement per chunk: the lookup and the insert in a single pass over the index.
-            added.update(r[0] for r in self._conn.execute(
-                f"INSERT INTO hashes (content_hash, first_item_id) VALUES {marks}"  # noqa: S608 - only marks
-                " ON CONFLICT (content_hash) DO NOTHING RETURNING content_hash",
-                params,
-            ))
-        return added
-
-    def _insert(self, sub: Submission, first_id: int, new_hashes: set[str]) -> SubmitOutcome:
+    def _insert(self, sub: Submission, digests: Sequence[bytes], added: set[bytes]) -> SubmitOutcome:
         conn = self._conn
         cur = conn.execute(
             "INSERT INTO submissions (report_id, client, content_type, payload_name, idempotency_key,"
@@ -182,21 +170,19 @@ class Store:
              sub.received_at, len(sub.items), sub.body),
         )
         submission_id = int(cur.lastrowid or 0)
+        known = self._known
         duplicates: list[int] = []
         rows = []
-        first_seen: set[str] = set()
-        for item_id, item in enumerate(sub.items, start=first_id):
+        for item, digest in zip(sub.items, digests):
             # A duplicate: the same content was stored before, earlier in this request included.
-            h = item.content_hash
-            seen = h not in new_hashes or h in first_seen
+            seen = digest in known or digest in added
             if seen:
                 duplicates.append(item.index)
             else:
-                first_seen.add(h)
-            rows.append((item_id, submission_id, item.index, h, item.tracking_id, int(seen)))
+                added.add(digest)
+            rows.append((submission_id, item.index, item.content_hash, item.tracking_id, int(seen)))
         conn.executemany(
-            "INSERT INTO items (id, submission_id, idx, content_hash, tracking_id, duplicate)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO items (submission_id, idx, content_hash, tracking_id, duplicate) VALUES (?, ?, ?, ?, ?)",
             rows,
         )
         if duplicates:
@@ -204,7 +190,7 @@ class Store:
         self._bump({
             "submissions": 1,
             "accepted_items": len(sub.items),
-            "unique_items": len(new_hashes),
+            "unique_items": len(added),
             "duplicates_received": len(duplicates),
         })
         conn.execute(
@@ -279,18 +265,12 @@ class Store:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; ``rollback()`` undoes the work so far and
-    starts afresh inside the same block."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def __enter__(self) -> _Transaction:
-        self._conn.execute("BEGIN IMMEDIATE")
-        return self
-
-    def rollback(self) -> None:
-        self._conn.execute("ROLLBACK")
+    def __enter__(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
