@@ -7,6 +7,7 @@ folder (portable installs, tests), and ``RELAY_CONFIG`` names the config file.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class Paths:
         return self.data_dir / "outbox.db"
 
 
-def app_paths(environ: dict[str, str] | None = None) -> Paths:
+def app_paths(environ: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if environ is None else environ
     home = env.get("RELAY_HOME")
     if home:
@@ -45,7 +46,7 @@ def app_paths(environ: dict[str, str] | None = None) -> Paths:
     )
 
 
-def config_file(explicit: str | os.PathLike[str] | None, environ: dict[str, str] | None = None) -> Path:
+def config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
     """The config file: ``--config`` wins, then ``RELAY_CONFIG``, then the platform default."""
     env = os.environ if environ is None else environ
     if explicit:

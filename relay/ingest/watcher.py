@@ -117,14 +117,14 @@ class FolderWatcher:
         if not self.folder.is_dir():
             return
         handler = _Hints(self._hints, self._wake)
-        kinds: list[type[BaseObserver]] = [PollingObserver] if self.watch.poll else [Observer, PollingObserver]
+        kinds: list[Callable[[], BaseObserver]] = [PollingObserver] if self.watch.poll else [Observer, PollingObserver]
         for kind in kinds:
             observer = kind()
             try:
                 observer.schedule(handler, str(self.folder), recursive=False)
                 observer.start()
             except OSError as exc:  # inotify limits, network shares: poll instead
-                log.warning("cannot watch %s with %s (%s); polling instead", self.folder, kind.__name__, exc)
+                log.warning("cannot watch %s with %s (%s); polling instead", self.folder, type(observer).__name__, exc)
                 continue
             self._observer = observer
             return
