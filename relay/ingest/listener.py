@@ -3,6 +3,7 @@
 A Starlette app (``listener_app``) served by uvicorn in a background thread, in front of a group
 committer (``listener_commit``) that stores concurrent posts in shared durable transactions. The
 socket is bound here, before the server starts, so a port in use is a plain error at ``start()``.
+uvicorn parses HTTP with httptools when it is installed (about a third less CPU per post), else h11.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Listener:
         self._committer.start()
         app = build_app(self._context, self.config.token)
         config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, loop="asyncio",
-                                http="h11", ws="none", proxy_headers=False, server_header=False,
+                                http="auto", ws="none", proxy_headers=False, server_header=False,
                                 timeout_graceful_shutdown=GRACEFUL_S)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="relay-listener", daemon=True)
