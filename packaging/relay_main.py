@@ -1,0 +1,26 @@
+"""Entry point of the frozen relay program (PyInstaller runs this file as ``__main__``).
+
+A frozen build has no Python interpreter to start other modules with, so ``relay -m server_stub
+ARGS`` is accepted here and means what ``python -m server_stub ARGS`` means in a checkout: that is
+how ``relay demo`` starts its receiving stub (``sys.executable -m server_stub``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if argv[:2] == ["-m", "server_stub"]:
+        from server_stub.__main__ import main as stub_main
+
+        return stub_main(argv[2:])
+    if argv[:2] == ["-m", "relay"]:
+        argv = argv[2:]
+    from relay.cli import main as relay_main
+
+    return relay_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
