@@ -186,7 +186,7 @@ async def post_results(request: Request) -> Response:
         return error(400, "the request body ended early; nothing was stored")
     status = 202 if result.accepted else 200
     log.debug("listener: %d new item(s), %d duplicate(s) from a %s post (ids %s)",
-             result.accepted, result.duplicates, kind, _id_span(result.ids))
+              result.accepted, result.duplicates, kind, _id_span(result.ids))
     return JSONResponse({"ids": result.ids, "duplicates": result.duplicates}, status_code=status)
 
 
@@ -237,6 +237,8 @@ async def get_result(request: Request) -> Response:
     try:
         if not _ID.fullmatch(raw):
             raise _Refused(400, "the id in the address must be a whole number, like /v1/results/42")
+        if len(raw.lstrip("0")) > 19:  # beyond SQLite's integers (and too long for int() to read)
+            raise _Refused(404, "there is no item with that id")
         item_id = int(raw)
         wait = _wait_seconds(request)
         item = await _load(ctx, item_id)

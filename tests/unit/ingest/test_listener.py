@@ -257,15 +257,16 @@ def test_get_result_by_id(rig):
 
 @pytest.mark.parametrize(("path", "status"), [
     ("/v1/results/999", 404), ("/v1/results/0", 404), ("/v1/results/99999999999999999999999", 404),
+    ("/v1/results/" + "9" * 5000, 404), ("/v1/results/9223372036854775808", 404), ("/v1/results/0001", 200),
     ("/v1/results/abc", 400), ("/v1/results/-1", 400), ("/v1/results/1.5", 400), ("/v1/results/%201", 400),
     ("/v1/results/1?wait=0", 400), ("/v1/results/1?wait=-1", 400), ("/v1/results/1?wait=31", 400),
     ("/v1/results/1?wait=abc", 400), ("/v1/results/1?wait=nan", 400), ("/v1/results/1?wait=inf", 400),
 ])
-def test_get_result_refusals(rig, path, status):
+def test_get_result_refusals_and_odd_ids(rig, path, status):
     rig.post(json.dumps(RESULT))
     r = rig.http.get(path)
     assert r.status_code == status
-    assert r.json()["error"]
+    assert r.json()["error" if status != 200 else "id"]
 
 
 def test_wait_holds_until_the_time_is_up(rig):

@@ -77,7 +77,8 @@ def test_random_posts_never_fail_the_server_and_refusals_store_nothing(rig, body
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#?%"), max_size=20),
+@given(path=st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#?%"), max_size=20)
+       | st.text("0123456789", min_size=1, max_size=6000),
        method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
        wait=st.none() | st.text(max_size=6))
 def test_random_requests_are_answered_in_json_without_a_5xx(rig, path, method, wait):
