@@ -76,11 +76,19 @@ def test_random_posts_never_fail_the_server_and_refusals_store_nothing(rig, body
         assert (r.status_code == 200) == (answer["duplicates"] == len(answer["ids"]))
 
 
+def _holds(wait: str) -> bool:
+    """A wait that could hold the answer for more than a moment (kept out to keep the test quick)."""
+    try:
+        return 0.05 < float(wait) <= 30
+    except ValueError:
+        return False
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#?%"), max_size=20)
        | st.text("0123456789", min_size=1, max_size=6000),
        method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
-       wait=st.none() | st.text(max_size=6))
+       wait=st.none() | st.text(max_size=6).filter(lambda w: not _holds(w)))
 def test_random_requests_are_answered_in_json_without_a_5xx(rig, path, method, wait):
     params = {"wait": wait} if wait is not None else None
     r = rig.http.request(method, f"/v1/results/{path}", params=params)
