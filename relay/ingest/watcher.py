@@ -98,6 +98,7 @@ class FolderWatcher:
         self._thread: threading.Thread | None = None
         self._next_rescan = 0.0
         self._missing = False
+        self._outbox_problem = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -141,11 +142,16 @@ class FolderWatcher:
             try:
                 self.tick()
             except EnvironmentProblem as exc:
+                self._outbox_problem = True
                 self.on_problem(f"outbox:{self.folder}", str(exc))
                 self._stop.wait(5)
             except Exception:  # a bug: logged with its traceback, the watcher keeps going
                 log.exception("watcher of %s failed", self.folder)
                 self._stop.wait(5)
+            else:
+                if self._outbox_problem:  # the outbox takes files again (the disk has room, ...)
+                    self._outbox_problem = False
+                    self.on_problem(f"outbox:{self.folder}", None)
             self._wake.wait(TICK_S)
 
     # -- one pass ---------------------------------------------------------------------------------
