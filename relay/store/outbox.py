@@ -328,6 +328,13 @@ class FileTransaction:
 
     def __enter__(self) -> FileTransaction:
         conn = self._conn = self._tx.__enter__()
+        try:
+            return self._begin(conn)
+        except BaseException as exc:  # roll back now (translated), not whenever the generator is collected
+            self._tx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def _begin(self, conn: sqlite3.Connection) -> FileTransaction:
         name, path, file_hash, size, source = self._meta
         existing = conn.execute(
             f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
