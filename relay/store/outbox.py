@@ -237,14 +237,12 @@ class Outbox(BatchTransitions, Queries):
                 targets = [r[0] for r in conn.execute("SELECT id FROM items WHERE state = ? ORDER BY id", (state,))]
             else:
                 targets = self._check_states(conn, ids, ("failed", "dead"), "retried")
-            for item_id in targets:
-                conn.execute(
-                    "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
-                    "last_error = NULL WHERE id = ?",
-                    (now, now, item_id),
-                )
-                conn.execute("INSERT INTO audit (at, actor, action, item_id) VALUES (?, ?, 'retry', ?)",
-                             (now, actor, item_id))
+            conn.executemany(
+                "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
+                "last_error = NULL WHERE id = ?",
+                [(now, now, item_id) for item_id in targets],
+            )
+            self._audit_items(conn, "retry", targets, now, actor)
         log.info("retry: %d item(s) back to pending", len(targets))
         return targets
 
@@ -258,15 +256,19 @@ class Outbox(BatchTransitions, Queries):
                     raise IllegalTransition(
                         f"item {item_id} cannot be resent: its content was removed after the retention period"
                     )
-                conn.execute(
-                    "UPDATE items SET state = 'pending', batch_id = NULL, forced = 1, next_attempt_at = ?, "
-                    "updated_at = ?, receipt = NULL, sent_at = NULL WHERE id = ?",
-                    (now, now, item_id),
-                )
-                conn.execute("INSERT INTO audit (at, actor, action, item_id) VALUES (?, ?, 'resend', ?)",
-                             (now, actor, item_id))
+            conn.executemany(
+                "UPDATE items SET state = 'pending', batch_id = NULL, forced = 1, next_attempt_at = ?, "
+                "updated_at = ?, receipt = NULL, sent_at = NULL WHERE id = ?",
+                [(now, now, item_id) for item_id in targets],
+            )
+            self._audit_items(conn, "resend", targets, now, actor)
         log.info("resend: %d item(s) queued again on purpose", len(targets))
         return targets
+
+    @staticmethod
+    def _audit_items(conn: sqlite3.Connection, action: str, ids: Sequence[int], now: float, actor: str) -> None:
+        conn.executemany("INSERT INTO audit (at, actor, action, item_id) VALUES (?, ?, ?, ?)",
+                         [(now, actor, action, item_id) for item_id in ids])
 
     @staticmethod
     def _check_states(conn: sqlite3.Connection, ids: Sequence[int], allowed: tuple[str, ...], verb: str) -> list[int]:

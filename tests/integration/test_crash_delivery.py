@@ -17,18 +17,11 @@ from relay.ingest.files import ingest_file
 from relay.samples import write_simple_report
 from relay.store.outbox import Outbox
 from tests.helpers.stub_server import stub_server
+from tests.helpers.waiting import wait_until
 
 TOKEN = "crash-test-token-0123456789"
 
 
-def wait_until(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def write_config(tmp_path, url):

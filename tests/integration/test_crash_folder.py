@@ -9,24 +9,16 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from relay.samples import write_simple_report
 from relay.store.outbox import Outbox
+from tests.helpers.waiting import wait_until
 
 ROWS = 3000
 
 
-def wait_until(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def start(tmp_path, cfg):

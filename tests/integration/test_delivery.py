@@ -3,7 +3,6 @@ injected failures, lost replies, dropped connections and a maintenance window.""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -11,6 +10,7 @@ from relay.agent import Agent
 from relay.config import from_dict
 from relay.samples import write_simple_report
 from tests.helpers.stub_server import stub_server
+from tests.helpers.waiting import wait_until
 
 TOKEN = "test-token-0123456789"
 
@@ -26,15 +26,6 @@ def make_config(tmp_path, url, **extra):
     return from_dict(raw, None)
 
 
-def wait_until(condition, timeout=60.0, step=0.05):
-    """Bounded wait on a condition (never a wait for time itself)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def fill(agent, tmp_path, files=6, rows=500):
