@@ -130,13 +130,14 @@ class GroupCommitter:
             return
         self.commits += 1
         self.requests += len(jobs)
-        for job, result in zip(jobs, results):
-            job.future.set_result(result)
         accepted = sum(result.accepted for result in results)
         log.debug("listener: stored %d request(s) in one commit: %d new item(s), %d duplicate(s)",
                   len(jobs), accepted, sum(result.duplicates for result in results))
         if accepted:
+            # Before answering: a caller that has its 202 knows the sender is already awake.
             try:
                 self._notify()
             except Exception:  # the items are stored; a broken wake-up must not stop the listener
                 log.exception("listener: waking the sender failed")
+        for job, result in zip(jobs, results):
+            job.future.set_result(result)
