@@ -57,14 +57,14 @@ class Rules:
 
 
 class Item(NamedTuple):  # a tuple: thousands are made per request
-    index: int  # 1-based position in the request
+    position: int  # 1-based index in the request
     canonical: str
     content_hash: str
     tracking_id: str | None
 
 
 class ItemProblem(NamedTuple):
-    index: int
+    position: int  # 1-based index in the request
     tracking_id: str | None
     field: str | None
     message: str

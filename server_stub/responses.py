@@ -38,7 +38,7 @@ def _grouped(
 
 
 def item_errors(problems: Sequence[ItemProblem]) -> list[dict[str, Any]]:
-    return _grouped([(p.index, p.tracking_id, p.field, p.message) for p in problems])
+    return _grouped([(p.position, p.tracking_id, p.field, p.message) for p in problems])
 
 
 def duplicate_warnings(items: Sequence[Item], duplicate_indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -46,8 +46,8 @@ def duplicate_warnings(items: Sequence[Item], duplicate_indices: Sequence[int]) 
         return []
     dup = set(duplicate_indices)
     return _grouped(
-        [(i.index, i.tracking_id, None, "Item was already received in an earlier submission")
-         for i in items if i.index in dup]
+        [(i.position, i.tracking_id, None, "Item was already received in an earlier submission")
+         for i in items if i.position in dup]
     )
 
 

@@ -152,7 +152,7 @@ class Store:
         with self._transaction():
             if sub.reject_duplicates and digests and all(d in self._known for d in digests):
                 self._bump({"duplicates_received": len(digests)})
-                outcome = SubmitOutcome(False, None, tuple(i.index for i in sub.items))
+                outcome = SubmitOutcome(False, None, tuple(i.position for i in sub.items))
             else:
                 outcome = self._insert(sub, digests, added)
             status, body = respond(outcome)
@@ -177,10 +177,10 @@ class Store:
             # A duplicate: the same content was stored before, earlier in this request included.
             seen = digest in known or digest in added
             if seen:
-                duplicates.append(item.index)
+                duplicates.append(item.position)
             else:
                 added.add(digest)
-            rows.append((submission_id, item.index, item.content_hash, item.tracking_id, int(seen)))
+            rows.append((submission_id, item.position, item.content_hash, item.tracking_id, int(seen)))
         conn.executemany(
             "INSERT INTO items (submission_id, idx, content_hash, tracking_id, duplicate) VALUES (?, ?, ?, ?, ?)",
             rows,
@@ -237,7 +237,8 @@ class Store:
     ) -> tuple[int, list[dict[str, Any]], dict[int, tuple[str, bytes]]]:
         """A page of stored items, oldest first; the total matching; and the bodies (content type,
         bytes) of the submissions they came in, by submission id, to read their rows from."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if tracking_id is not None:
             where.append("i.tracking_id = ?")
             args.append(tracking_id)

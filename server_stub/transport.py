@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 log = logging.getLogger("server_stub.transport")
@@ -24,7 +24,7 @@ ABORT_KEY = "server_stub.abort"
 class AbortableProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        inner = self.app
+        inner: ASGIApp = getattr(self, "app")  # set by uvicorn's protocol
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             scope[ABORT_KEY] = self._abort

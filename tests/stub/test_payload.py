@@ -62,7 +62,7 @@ def test_csv_rows_hash_exactly_as_specified(table, quoting):
             parse(text, "text/csv", Rules())
         return
     batch = parse(text, "text/csv", Rules())
-    by_index = {item.index: item for item in batch.items}
+    by_index = {item.position: item for item in batch.items}
     assert not batch.problems
     for index, item in by_index.items():
         row = body_rows[index - 1]
@@ -125,7 +125,7 @@ def test_tracking_ids_are_the_first_present_column():
 def test_blank_lines_are_not_rows_and_indices_count_rows():
     text = b"\n\nResult_ID,a\n\nr-1,1\n\n\nr-2\n"
     batch = parse(text, "text/csv", Rules())
-    assert [i.index for i in batch.items] == [1] and [p.index for p in batch.problems] == [2]
+    assert [i.position for i in batch.items] == [1] and [p.position for p in batch.problems] == [2]
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_blank_lines_are_not_rows_and_indices_count_rows():
 def test_rows_read_back_are_the_items_as_sent(content_type, text):
     batch = parse(text, content_type, Rules())
     found = rows_at(text, content_type, {1, 2})
-    assert set(found) == {i.index for i in batch.items} == {1, 2}
+    assert set(found) == {i.position for i in batch.items} == {1, 2}
     if content_type == "text/csv":
         assert spec_row(found[2].keys(), found[2].values()) == batch.items[1].canonical
     else:
