@@ -80,6 +80,7 @@ class Session(QObject):
         self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
         self.tracker = IncidentTracker()
         self.running = False
+        self.min_refresh_s = MIN_REFRESH_S
         self.stats: dict[str, Any] = {}
         self._sender: dict[str, Any] | None = None
         self._refreshing = False
@@ -166,7 +167,7 @@ class Session(QObject):
 
     def _got_stats(self, snap: dict[str, Any], started: float) -> None:
         took = time.monotonic() - started
-        self._next_allowed = time.monotonic() + max(MIN_REFRESH_S, 4 * took)
+        self._next_allowed = time.monotonic() + max(self.min_refresh_s, 4 * took)
         self._refreshing = False
         self._publish(snap)
         if self._again:

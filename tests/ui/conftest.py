@@ -5,6 +5,7 @@ the app wired with a recording tray and scripted dialogs. Qt runs offscreen."""
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,19 @@ from relay.clock import FakeClock
 from relay.config import Config, load
 from relay.store.outbox import Outbox
 from tests.ui.filler import Filled, fill, write_config
-from tests.ui.support import T0
+from tests.ui.support import ROWS, T0
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    """The window shows local times; the tests read them in UTC wherever they run."""
+    monkeypatch.setenv("TZ", "UTC")
+    if hasattr(time, "tzset"):
+        time.tzset()
+    yield
+    monkeypatch.undo()
+    if hasattr(time, "tzset"):
+        time.tzset()
 
 
 @dataclass
@@ -36,7 +49,7 @@ def _lab_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Fille
     folder = tmp_path_factory.mktemp("lab-template")
     write_config(folder)
     with Outbox(folder / "outbox.db") as box:
-        filled = fill(box, folder / "inbox", T0, rows=12)
+        filled = fill(box, folder / "inbox", T0, rows=ROWS)
     return folder, filled
 
 
@@ -97,6 +110,7 @@ def make_app(qtbot, lab, agent_factory, prompts):
         app = RelayApp(lab.config, agent_factory=factory or agent_factory, tray_available=tray,
                        tray_factory=FakeTray, prompts=prompts)
         made.append(app)
+        app.session.min_refresh_s = 0.02  # tests wait for refreshes; the coalescing test sets it back
         qtbot.addWidget(app.window)
         app.start(single_instance=False)
         if wait:

@@ -142,6 +142,7 @@ def bulk(path: Path, n: int, *, state: str = "pending", now: float = 1_767_225_6
     """``n`` small items straight into SQLite in one transaction (for paging tests)."""
     Outbox(path).close()
     conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")  # test data: durability does not matter here
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO items (state, source, source_name, line, client, tracking_id, content_hash, payload, "
@@ -149,6 +150,7 @@ def bulk(path: Path, n: int, *, state: str = "pending", now: float = 1_767_225_6
         ((state, f"bulk_{i // 1000:04d}.csv", i % 1000 + 2, f"T{i:07d}", f"{i:064x}", json.dumps({"n": i}),
           now, now + i, now + i) for i in range(n)))
     conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 T0 = 1_767_621_600.0  # 2026-01-05T14:00:00Z, a Monday afternoon
+ROWS = 30  # results per daily file in the test lab (more than a page of sent results in all)
 
 
 def settle(qtbot, app) -> None:
