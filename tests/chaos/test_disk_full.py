@@ -1,0 +1,145 @@
+"""The outbox cannot grow (disk full) in the middle of a run.
+
+A tiny filesystem needs root mounts, so the disk is "full" through SQLite's own page limit
+(``PRAGMA max_page_count``) on the running agent's connection: every write that needs a new page
+fails exactly as it would with ENOSPC (SQLITE_FULL). New work must be refused without losing it
+(the listener answers 503, files stay in the inbox), nothing already acknowledged may be lost, a
+person must be able to see why, and once there is room again everything goes through by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from relay.agent import Agent
+from relay.config import from_dict
+from relay.errors import OutboxFull
+from relay.ingest.files import ingest_file
+from relay.samples import simple_report_rows, write_simple_report
+from relay.store.outbox import Outbox
+from tests.helpers.builders import new_item
+from tests.chaos.support import wait_until
+from tests.helpers.stub_server import http_client, stub_server
+
+TOKEN = "disk-full-token-0123456789"
+UNLIMITED = 1_073_741_823
+
+
+def make_config(tmp_path, url):
+    return from_dict({
+        "intake": {"url": url, "batch_max_items": 50, "timeout_s": 5},
+        "store": {"path": str(tmp_path / "outbox.db")},
+        "watch": [{"folder": str(tmp_path / "inbox"), "settle_s": 0}],
+        "listener": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "delivery": {"retry_initial_s": 0.05, "retry_max_s": 0.5},
+    }, None)
+
+
+def drop(tmp_path, name, rows, seed, columns=None):
+    """Write a file beside the inbox and rename it in (complete on arrival)."""
+    kwargs = {"columns": columns} if columns else {}
+    path = write_simple_report(tmp_path / name, rows, seed=seed, **kwargs)
+    return path.rename(tmp_path / "inbox" / name)
+
+
+def set_cap(agent, pages):
+    with agent.box.db.lock:
+        agent.box.db.conn.execute(f"PRAGMA max_page_count = {int(pages)}")
+
+
+@pytest.mark.slow
+def test_full_outbox_refuses_new_work_keeps_what_it_acknowledged_and_recovers(tmp_path, figures):
+    (tmp_path / "inbox").mkdir()
+    with stub_server(token=TOKEN) as stub:
+        agent = Agent(make_config(tmp_path, stub.url), token=lambda: TOKEN)
+        agent.start()
+        try:
+            with http_client(agent.listener.url, timeout=30) as http:
+                def post(rows):
+                    return http.post("/v1/results", content=json.dumps(rows).encode(),
+                                     headers={"content-type": "application/json"})
+
+                # Before: a file and some posts go all the way through.
+                drop(tmp_path, "before.csv", 60, seed=1)
+                posted = [post([row]) for row in simple_report_rows(10, seed=2)]
+                assert {r.status_code for r in posted} == {202}
+                wait_until(lambda: agent.stats()["sent"] == 70, 30, "the first results delivered")
+
+                # The disk fills up: nothing may grow from here on.
+                with agent.box.db.lock:
+                    pages = agent.box.db.conn.execute("PRAGMA page_count").fetchone()[0]
+                set_cap(agent, pages)
+                acknowledged: dict[int, str] = {}
+                refused: list[dict[str, str]] = []
+                for row in simple_report_rows(400, seed=3):
+                    r = post([row])
+                    if r.status_code == 503:
+                        refused.append(row)
+                        if len(refused) >= 5:
+                            break
+                        continue
+                    assert r.status_code == 202, r.text
+                    acknowledged[r.json()["ids"][0]] = row["Result_ID"]
+                assert refused, "the listener never refused: the outbox did not fill up"
+                assert r.headers.get("retry-after", "").isdigit()
+                # a file of the layout already known, and the first file of a new, wide layout
+                known = drop(tmp_path, "during.csv", 300, seed=4)
+                wide_columns = tuple(f"Extra_field_{n:04d}_with_a_long_name" for n in range(400)) + ("Result_ID",)
+                wide = drop(tmp_path, "new-layout.csv", 5, seed=5, columns=wide_columns)
+                snap = wait_until(lambda: (s := agent.stats())["problems"] and s, 30, "the problem shown")
+                assert any("disk is full" in p for p in snap["problems"]), snap["problems"]
+                assert known.exists() and wide.exists(), "a file left the inbox although it was not stored"
+                # Nothing acknowledged is lost: every 202 is in the outbox, as it was answered.
+                for item_id, result_id in acknowledged.items():
+                    item = agent.box.get_item(item_id)
+                    assert item is not None and item.tracking_id == result_id
+                with agent.box.db.lock:
+                    assert agent.box.db.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+                # Room again: the files go through by themselves, the callers send what was refused.
+                set_cap(agent, UNLIMITED)
+                again = [post([row]) for row in refused]
+                assert {r.status_code for r in again} == {202}
+                expected = 70 + len(acknowledged) + len(refused) + 300 + 5
+                wait_until(lambda: agent.stats()["sent"] == expected, 60, "everything delivered after the disk had room")
+                wait_until(lambda: not agent.stats()["problems"], 30, "the problem cleared")
+                assert not known.exists() and not wide.exists()
+                assert (tmp_path / "inbox" / "processed" / "during.csv").exists()
+        finally:
+            agent.stop()
+        stats = stub.stats()
+    figures(f"outbox capped at {pages} pages: {len(acknowledged)} posts acknowledged while it filled, "
+            f"{len(refused)} refused with 503, 2 files held in the inbox; after: {expected} delivered, "
+            f"duplicates at the intake {stats['duplicates_received']}")
+    assert stats["unique_items"] == expected == stats["accepted_items"]
+    assert stats["duplicates_received"] == 0
+
+
+def test_full_at_the_first_row_of_a_new_layout_rolls_back_at_once(tmp_path):
+    """The file's ledger entry and its new column set are written when its transaction opens; a
+    full disk right there is the same plain OutboxFull, and the transaction is over at once (not
+    when the garbage collector gets to it), so other threads can write as soon as there is room."""
+    box = Outbox(tmp_path / "outbox.db")
+    try:
+        with box.db.lock:
+            pages = box.db.conn.execute("PRAGMA page_count").fetchone()[0]
+            box.db.conn.execute(f"PRAGMA max_page_count = {pages}")
+        columns = tuple(f"Extra_field_{n:04d}_with_a_long_name" for n in range(400)) + ("Result_ID",)
+        path = write_simple_report(tmp_path / "new-layout.csv", 5, columns=columns)
+        with pytest.raises(OutboxFull) as info:  # `info` keeps the failed transaction's frames alive
+            ingest_file(box, path, client="c", source="test", now=1.0, report_dir=tmp_path)
+        assert "disk is full" in str(info.value)
+        assert not box.db.conn.in_transaction
+        box.db.conn.execute(f"PRAGMA max_page_count = {UNLIMITED}")
+        done = []
+        writer = threading.Thread(target=lambda: done.append(box.add_items(
+            [new_item(1)], source="listener", client="c", now=2.0)))
+        writer.start()
+        writer.join(10)
+        assert done and done[0].accepted == 1
+        assert ingest_file(box, path, client="c", source="test", now=3.0, report_dir=tmp_path).accepted == 5
+    finally:
+        box.close()

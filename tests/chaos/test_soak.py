@@ -1,0 +1,289 @@
+"""Soak: thousands of results arrive from two watched folders (with duplicate copies, overlapping
+re-exports and a file met again under its own name) and from concurrent posts to the local
+listener, while `relay run` is killed with SIGKILL again and again, and the intake fails, loses
+replies, drops connections, goes into maintenance and is itself killed and restarted. In the end
+the intake holds every result exactly once, every file is in processed/, and every post the
+listener acknowledged is delivered."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import shutil
+import sqlite3
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from relay.samples import simple_report_rows, write_simple_report
+from tests.chaos.support import RelayRun, free_port, wait_until
+from tests.helpers.stub_server import http_client, stub_server
+
+TOKEN = "chaos-intake-token-0123456789"
+ROUNDS = 10  # each ends with a SIGKILL of `relay run`
+SEED = int(os.environ.get("RELAY_CHAOS_SEED", "20261124"))  # another seed: another run of the same soak
+POSTERS = 6
+MAINTENANCE_ROUND = 3
+STUB_RESTART_ROUNDS = (5, 8)
+
+
+def rows_of(seed: int, count: int, start: int = 0) -> list[dict[str, str]]:
+    return list(simple_report_rows(count, seed, start))
+
+
+class Plan:
+    """What arrives, in waves, and which Result_IDs the intake must hold at the end."""
+
+    def __init__(self, staging: Path, folders: dict[str, Path], rng: random.Random) -> None:
+        staging.mkdir()
+        self.expected: set[str] = set()
+        files: list[tuple[Path, Path]] = []  # (staged file, watched folder)
+
+        def stage(folder: str, name: str, seed: int, count: int, start: int = 0, encoding: str = "utf-8") -> Path:
+            path = write_simple_report(staging / name, count, seed=seed, start=start, encoding=encoding)
+            files.append((path, folders[folder]))
+            self.expected.update(r["Result_ID"] for r in rows_of(seed, count, start))
+            return path
+
+        for seed in range(100, 110):
+            original = stage("lab-a", f"lab-a-{seed}.csv", seed, 150)
+            if seed < 105:  # an overlapping re-export: half old rows, half new
+                stage("lab-a", f"lab-a-{seed}-reexport.csv", seed, 150, start=75)
+            elif seed < 108:  # the same export saved twice under another name: every row a duplicate
+                copy = staging / f"lab-a-{seed} copy.csv"
+                shutil.copyfile(original, copy)
+                files.append((copy, folders["lab-a"]))
+        for seed in range(200, 206):  # an older system exporting Windows-1252
+            stage("lab-b", f"lab-b-{seed}.csv", seed, 100, encoding="cp1252")
+        self.again = staging / "again" / "lab-a-100.csv"  # met again under its own name, at the end
+        self.again.parent.mkdir()
+        shutil.copyfile(staging / "lab-a-100.csv", self.again)
+        self.file_count = len(files) + 1
+
+        posts: list[list[dict[str, str]]] = []
+        fresh = rows_of(9000, 1200)
+        i = 0
+        while i < len(fresh):
+            size = rng.choice((1, 2, 3))
+            posts.append(fresh[i:i + size])
+            i += size
+        self.expected.update(r["Result_ID"] for r in fresh)
+        for k in range(40):  # results a local system also posts that a file already brought
+            posts.append(rows_of(100 + k % 10, 1, start=k))
+        rng.shuffle(files)
+        rng.shuffle(posts)
+        self.post_count = len(posts)
+        self.file_waves = [files[r::ROUNDS] for r in range(ROUNDS)]
+        self.post_waves = [posts[r::ROUNDS] for r in range(ROUNDS)]
+
+
+class Posters:
+    """Local systems posting results over HTTP: each keeps its data until relay answers 202/200."""
+
+    def __init__(self, url: str, n: int) -> None:
+        self.url = url
+        self.up = threading.Event()  # relay's listener answers (set and cleared by the test)
+        self.queue: queue.Queue[list[dict[str, str]] | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.statuses: Counter[int] = Counter()
+        self.acknowledged: set[str] = set()  # Result_IDs of posts answered 202
+        self.transport_errors = 0
+        self.done = 0
+        self.failures: list[str] = []
+        self.threads = [threading.Thread(target=self._run, name=f"poster-{n}", daemon=True) for n in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self) -> None:
+        pause = threading.Event()
+        with http_client(self.url, timeout=10) as http:
+            while True:
+                post = self.queue.get()
+                if post is None:
+                    return
+                body = json.dumps(post).encode()
+                while True:
+                    if not self.up.wait(timeout=180):
+                        with self.lock:
+                            self.failures.append("relay's listener never came back")
+                        return
+                    try:
+                        r = http.post("/v1/results", content=body, headers={"content-type": "application/json"})
+                    except httpx.TransportError:  # relay was killed mid-request or is not up yet
+                        with self.lock:
+                            self.transport_errors += 1
+                        pause.wait(0.02)
+                        continue
+                    with self.lock:
+                        self.statuses[r.status_code] += 1
+                    if r.status_code in (200, 202):
+                        break
+                    if r.status_code != 503:
+                        with self.lock:
+                            self.failures.append(f"{r.status_code}: {r.text[:200]}")
+                        break
+                    pause.wait(0.05)
+                with self.lock:
+                    if r.status_code == 202:
+                        self.acknowledged.update(row["Result_ID"] for row in post)
+                    self.done += 1
+
+    def finish(self) -> None:
+        for _ in self.threads:
+            self.queue.put(None)
+        for t in self.threads:
+            t.join(timeout=180)
+        assert not any(t.is_alive() for t in self.threads), "a poster never finished"
+
+
+def config_text(stub_url: str, port: int) -> str:
+    return (
+        f'[intake]\nurl = "{stub_url}"\nbatch_max_items = 25\ntimeout_s = 5\n'
+        '[store]\npath = "outbox.db"\n'
+        '[[watch]]\nfolder = "lab-a"\nsettle_s = 0.1\n'
+        '[[watch]]\nfolder = "lab-b"\nsettle_s = 0.1\n'
+        f'[listener]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
+        "[delivery]\nretry_initial_s = 0.05\nretry_max_s = 0.5\n"
+    )
+
+
+def outbox_query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def unreachable(db: Path) -> int:
+    """Attempts relay recorded as 'could not reach the intake'."""
+    return int(outbox_query(db, "SELECT count(*) FROM batch_events WHERE kind = 'retry' "
+                                "AND detail LIKE 'could not reach%'")[0][0])
+
+
+def listener_up(http: httpx.Client) -> bool:
+    try:
+        return http.get("/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.slow
+def test_soak_sigkills_faults_maintenance_and_stub_restarts(tmp_path, figures):
+    rng = random.Random(SEED)
+    folders = {name: tmp_path / name for name in ("lab-a", "lab-b")}
+    for folder in folders.values():
+        folder.mkdir()
+    plan = Plan(tmp_path / "staging", folders, rng)
+    port = free_port()
+    home, cfg, stderr = tmp_path / "home", tmp_path / "relay.toml", tmp_path / "relay-run.stderr"
+    db = tmp_path / "outbox.db"
+    kills = stub_restarts = mid_work = 0
+    triggers: Counter[str] = Counter()
+
+    def processed() -> int:
+        return sum(1 for f in folders.values() if (f / "processed").is_dir() for _ in (f / "processed").iterdir())
+
+    with stub_server(subprocess=True, token=TOKEN, fail_rate=0.2, drop_rate=0.05, latency_ms=5,
+                     seed=SEED % 1000) as stub, \
+            http_client(f"http://127.0.0.1:{port}") as local:
+        cfg.write_text(config_text(stub.url, port), encoding="utf-8")
+        posters = Posters(f"http://127.0.0.1:{port}", POSTERS)
+        try:
+            for round_no in range(ROUNDS):
+                relay = RelayRun(cfg, home, stderr, token=TOKEN)
+                wait_until(lambda: listener_up(local) or not relay.alive(), 60, "relay run answering")
+                assert relay.alive(), stderr.read_text(errors="replace")[-3000:]
+                posters.up.set()
+                for staged, folder in plan.file_waves[round_no]:
+                    staged.rename(folder / staged.name)  # renamed into place, as a careful exporter does
+                for post in plan.post_waves[round_no]:
+                    posters.queue.put(post)
+                # where this round started: the kill comes a random way into its work
+                base_requests, base_posts, base_files = stub.stats()["requests"], posters.done, processed()
+                if round_no == MAINTENANCE_ROUND:
+                    stub.set_maintenance(2)
+                if round_no in STUB_RESTART_ROUNDS:
+                    before = unreachable(db)
+                    stub.kill()
+                    # relay runs on while the intake is gone: wait until it has met that a few times
+                    wait_until(lambda: unreachable(db) >= before + 2, 60, "relay trying a dead intake")
+                    stub.restart()
+                    stub_restarts += 1
+                trigger = rng.choice(("at once", "requests", "posts", "files"))
+                triggers[trigger] += 1
+                if trigger == "requests":
+                    target = base_requests + rng.randint(1, 8)
+                    wait_until(lambda: stub.stats()["requests"] >= target or not relay.alive(), 60, "requests")
+                elif trigger == "posts":
+                    target = base_posts + rng.randint(1, max(1, len(plan.post_waves[round_no]) // 2))
+                    wait_until(lambda: posters.done >= target or not relay.alive(), 60, "posts")
+                elif trigger == "files":
+                    target = base_files + rng.randint(1, max(1, len(plan.file_waves[round_no])))
+                    wait_until(lambda: processed() >= target or not relay.alive(), 60, "files")
+                assert relay.alive(), stderr.read_text(errors="replace")[-3000:]
+                posters.up.clear()
+                relay.kill()
+                kills += 1
+                in_flight = outbox_query(db, "SELECT count(*) FROM items WHERE state IN ('pending', 'sending')")[0][0]
+                waiting = sum(1 for f in folders.values() for p in f.iterdir() if p.is_file())
+                mid_work += bool(in_flight or waiting or posters.queue.qsize())
+                for folder in folders.values():  # after every crash: each file is whole in one place
+                    leftover = [p for p in folder.iterdir() if p.is_file()]
+                    assert all(p.suffix == ".csv" for p in leftover), leftover
+
+            # The last run: no more kills; it must finish everything by itself.
+            relay = RelayRun(cfg, home, stderr, token=TOKEN)
+            wait_until(lambda: listener_up(local), 60, "relay run answering")
+            posters.up.set()
+            wait_until(lambda: processed() == plan.file_count - 1, 120, "every file processed")
+            plan.again.rename(folders["lab-a"] / plan.again.name)
+            posters.finish()
+            wait_until(lambda: processed() == plan.file_count, 60, "the file met again processed")
+            wait_until(lambda: stub.stats()["unique_items"] >= len(plan.expected) and outbox_query(
+                db, "SELECT count(*) FROM items WHERE state IN ('pending', 'sending')")[0][0] == 0,
+                120, "everything delivered")
+            code = relay.terminate()
+        finally:
+            posters.up.set()  # let any poster still waiting see the end
+            if "relay" in locals() and relay.alive():
+                relay.kill()
+        stats = stub.stats()
+        held = Counter(item["tracking_id"] for item in stub.all_items())
+
+    states = dict(outbox_query(db, "SELECT state, count(*) FROM items GROUP BY state"))
+    dup_rows = outbox_query(db, "SELECT count(*) FROM duplicates")[0][0]
+    faults = sum(stats["faults"].values())
+    unavailable = stats["by_status"].get("503", 0)
+    missing = plan.expected - set(held)
+    twice = sorted(t for t, n in held.items() if n > 1)
+    log = stderr.read_text(errors="replace")
+    figures(f"items {len(plan.expected):,} unique results ({sum(len(w) for w in plan.file_waves) + 1} files, "
+            f"{plan.post_count:,} listener posts: {dict(posters.statuses)}, {posters.transport_errors} cut off "
+            f"by kills and resent); duplicates suppressed by relay {dup_rows:,}")
+    figures(f"kills {kills}, {mid_work} with work in flight (triggers {dict(triggers)}), stub restarts {stub_restarts}, intake requests "
+            f"{stats['requests']:,}, fault answers seen {faults} {stats['faults']} + {unavailable} maintenance 503s, "
+            f"replays {stats['replays']}")
+    figures(f"missing {len(missing)}, duplicates at the intake {stats['duplicates_received']} "
+            f"(unique {stats['unique_items']:,}, accepted {stats['accepted_items']:,})")
+
+    assert code == 0, "relay run did not stop cleanly on SIGTERM"
+    assert kills >= 8 and stub_restarts >= 1
+    assert mid_work >= kills // 2, "most kills came when there was nothing to do; the soak proved little"
+    assert not posters.failures, posters.failures[:5]
+    assert faults > 0 and unavailable > 0, "no faults were injected; the soak proved nothing"
+    assert not missing, f"{len(missing)} results never reached the intake"
+    assert not twice and stats["duplicates_received"] == 0, f"delivered twice: {twice[:5]}"
+    assert stats["unique_items"] == len(plan.expected) == stats["accepted_items"]
+    assert posters.acknowledged <= set(held), "a post answered 202 was not delivered"
+    assert states == {"sent": len(plan.expected)}, states
+    for folder in folders.values():
+        assert not [p for p in folder.iterdir() if p.is_file()], "a file was left in the inbox"
+        assert not (folder / "rejected").exists() or not any((folder / "rejected").iterdir())
+    assert "Traceback" not in log, log[log.index("Traceback") - 500:][:4000]
