@@ -60,6 +60,7 @@ class RelayApp(QObject):
             self.server = InstanceServer(self.session.config.store.path, self)
             self.server.showRequested.connect(self.window.bring_forward)
             self.server.listen()
+        self.window.restore_layout()
         if show_window or not self.tray.available:
             self.window.show()
         self.session.start()
@@ -86,6 +87,8 @@ class RelayApp(QObject):
 
     def close(self) -> None:
         """Stop the agent and every thread; safe to call more than once."""
+        if self.window.isVisible():
+            self.window.save_layout()
         self.tray.close()
         if self.server is not None:
             self.server.close()
@@ -169,7 +172,8 @@ def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts
             window.panel.show_view(view)
         populated_at: list[float] = []
         window.populated.connect(lambda: populated_at.append(time.perf_counter()))
-        app.start(single_instance=False)
+        app.session.start()  # no saved layout, no single-instance server: a picture of this moment
+        window.show()
         session = app.session
 
         def ready() -> bool:

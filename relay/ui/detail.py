@@ -110,6 +110,7 @@ class DetailPane(QWidget):
         split.setStretchFactor(1, 3)
         split.setSizes([360, 540])
         split.setChildrenCollapsible(False)
+        self.split = split
 
         content = QWidget()
         cv = QVBoxLayout(content)

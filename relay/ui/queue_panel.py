@@ -47,12 +47,15 @@ class ViewSpec:
     states: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()  # columns that say nothing in this view
     dot: str | None = None  # accent shown next to the count when it is not zero
+    last_min: int = 260  # the last visible column (reason or receipt) keeps at least this width
 
 
 VIEWS = (
     ViewSpec("pending", "Pending", "items", ("sending", "pending"), hidden=("receipt",)),
-    ViewSpec("failed", "Failed", "items", ("failed",), hidden=("state", "next", "receipt"), dot="failed"),
-    ViewSpec("dead", "Dead-letter", "items", ("dead",), hidden=("state", "next", "receipt"), dot="dead"),
+    ViewSpec("failed", "Failed", "items", ("failed",), hidden=("state", "next", "receipt"), dot="failed",
+             last_min=420),
+    ViewSpec("dead", "Dead-letter", "items", ("dead",), hidden=("state", "next", "receipt"), dot="dead",
+             last_min=420),
     ViewSpec("sent", "Sent", "items", ("sent",), hidden=("state", "next", "reason")),
     ViewSpec("duplicates", "Duplicates skipped", "duplicates"),
     ViewSpec("files", "Files", "files"),
@@ -62,6 +65,9 @@ VIEW_DOTS = {"pending": "pending", "failed": "none", "dead": "none", "sent": "se
 WIDTHS = {"received": 122, "source": 185, "tracking": 150, "state": 90, "attempts": 66, "next": 110,
           "reason": 160, "seen": 122, "original": 110, "original_state": 100, "original_file": 220, "name": 230,
           "outcome": 100, "accepted": 66, "duplicates": 82, "rejected": 100, "moved": 260, "receipt": 280}
+
+
+FIT_COLUMNS = {"source": (140, 260), "tracking": (110, 290), "original_file": (140, 260), "name": (140, 280)}
 
 
 def view_total(spec: ViewSpec, stats: dict[str, Any]) -> int | None:
@@ -155,6 +161,7 @@ class QueuePanel(QWidget):
         split.setSizes([300, 200])
         split.setChildrenCollapsible(False)
         self.split = split
+        self.outer: QSplitter
 
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -167,6 +174,7 @@ class QueuePanel(QWidget):
         outer.addWidget(right)
         outer.setStretchFactor(1, 1)
         outer.setSizes([175, 900])
+        self.outer = outer
         outer.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 0, 8, 0)
@@ -187,6 +195,9 @@ class QueuePanel(QWidget):
         session.started.connect(self._reload_failed)
         session.configChanged.connect(self._config_changed)
         self.views.setCurrentItem(self.views.topLevelItem(0))
+
+    def splitters(self) -> dict[str, QSplitter]:
+        return {"views": self.outer, "detail": self.split, "detail-info": self.detail.split}
 
     def _shortcut(self, keys: QKeySequence | QKeySequence.StandardKey, fn: Callable[[], Any]) -> None:
         sc = QShortcut(keys, self)
@@ -258,11 +269,35 @@ class QueuePanel(QWidget):
         model.pageLoaded.connect(self._update_count)
         model.pageLoaded.connect(self._selection_changed)
         model.loadFailed.connect(self._load_failed)
+        model.pageLoaded.connect(lambda t=table, m=model, v=spec: self._fit_columns(t, m, v.last_min))
         self.models[spec.key] = model
         self.tables[spec.key] = table
         self.stack.addWidget(table)
         self._load(spec)
         return table
+
+    def _fit_columns(self, table: QTableView, model: PagedModel, last_min: int) -> None:
+        """Once, when the first rows arrive: the text columns as wide as their content, within
+        bounds, and narrower again if the last column (the reason, or the receipt) would get less
+        than ``last_min`` of the visible width."""
+        if table.property("fitted") or not model.rowCount():
+            return
+        table.setProperty("fitted", True)
+        fit = [i for i, col in enumerate(model.columns) if col.key in FIT_COLUMNS and not table.isColumnHidden(i)]
+        for i in fit:
+            low, high = FIT_COLUMNS[model.columns[i].key]
+            table.resizeColumnToContents(i)
+            table.setColumnWidth(i, max(low, min(high, table.columnWidth(i))))
+        visible = [i for i in range(model.columnCount()) if not table.isColumnHidden(i)]
+        if not visible:
+            return
+        others = sum(table.columnWidth(i) for i in visible[:-1])
+        over = others + last_min - table.viewport().width()
+        if over > 0 and fit:
+            spare = {i: table.columnWidth(i) - FIT_COLUMNS[model.columns[i].key][0] for i in fit}
+            total = sum(spare.values()) or 1
+            for i in fit:
+                table.setColumnWidth(i, table.columnWidth(i) - min(spare[i], round(over * spare[i] / total)))
 
     def _load(self, spec: ViewSpec) -> None:
         search = self._search_text() if spec.kind != "duplicates" else ""

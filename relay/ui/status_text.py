@@ -93,8 +93,14 @@ def next_attempt(state: str, at: float | None, now: float, tz: tzinfo | None = N
 
 
 def short_reason(state: str, last_error: str | None, attempts: int, forced: bool = False) -> str:
-    """The reason for a table cell: the first clause (the rest is in the tooltip and the detail)."""
-    return reason(state, last_error, attempts, forced).split("; ", 1)[0]
+    """The reason for a table cell: the first clause (the rest is in the tooltip and the detail).
+    In the Failed and Dead-letter views the state goes without saying: the cell is the cause."""
+    err = (last_error or "").strip()
+    if state in ("failed", "dead") and err:
+        text = err[0].upper() + err[1:]
+    else:
+        text = reason(state, last_error, attempts, forced)
+    return text.split("; ", 1)[0]
 
 
 def reason(state: str, last_error: str | None, attempts: int, forced: bool = False) -> str:

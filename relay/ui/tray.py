@@ -71,6 +71,8 @@ class Tray(QObject):
             self.icon = (factory or QSystemTrayIcon)(self)
             self.icon.setContextMenu(self.menu)
             self.icon.activated.connect(self._activated)
+            if on_open is not None and hasattr(self.icon, "messageClicked"):
+                self.icon.messageClicked.connect(on_open)
             self.show_look(words.look({"running": False}), "relay: starting")
             self.icon.show()
         session.statsChanged.connect(self.update_from)

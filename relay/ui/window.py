@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QProgressBar, QToolBar, QVBoxLayout, QWidget
 
+from relay.paths import app_paths
 from relay.ui.actions import AppActions
 from relay.ui.icons import look_icon
 from relay.ui.incidents import Notice
@@ -96,6 +97,29 @@ class MainWindow(QMainWindow):
         self.panel.model.pageLoaded.connect(self._check_populated)
         self._populated = False
 
+    # -- layout kept between runs (in relay's state folder) -----------------------------------
+
+    @staticmethod
+    def _layout_store() -> QSettings:
+        return QSettings(str(app_paths().state_dir / "window.ini"), QSettings.Format.IniFormat)
+
+    def restore_layout(self) -> None:
+        s = self._layout_store()
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        for name, splitter in self.panel.splitters().items():
+            state = s.value(f"splitters/{name}")
+            if state is not None:
+                splitter.restoreState(state)
+
+    def save_layout(self) -> None:
+        s = self._layout_store()
+        s.setValue("window/geometry", self.saveGeometry())
+        for name, splitter in self.panel.splitters().items():
+            s.setValue(f"splitters/{name}", splitter.saveState())
+        s.sync()
+
     def _tab_order(self) -> None:
         p = self.panel
         chain = [p.views, p.search, p.stack, *p.buttons, p.detail.fields, p.detail.history]
@@ -141,6 +165,7 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
         if self.hide_on_close:
             event.ignore()
             self.hide()

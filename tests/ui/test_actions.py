@@ -158,8 +158,16 @@ def test_refreshes_are_coalesced(qtbot, app, agents):
     reads = []
     real = app.session.reader.stats
     app.session.reader.stats = lambda: (reads.append(1), real())[1]
-    for n in range(200):
-        agents[0].emit(CountsChanged(float(n)))
-    qtbot.wait(1300)
+    sent = []
+
+    def tick():  # the sender reports progress every 20 ms for 1.2 s
+        agents[0].emit(CountsChanged(float(len(sent))))
+        sent.append(1)
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(20)
+    qtbot.waitUntil(lambda: len(sent) >= 60, timeout=5000)
+    timer.stop()
     settle(qtbot, app)
-    assert 1 <= len(reads) <= 4  # at most about one read per 500 ms, however many events
+    assert 2 <= len(reads) <= 5  # about one read per 500 ms, however many events

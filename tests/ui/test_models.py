@@ -198,7 +198,9 @@ def test_cells_say_things_in_words(qtbot, worker, lab):
     col = {c.key: i for i, c in enumerate(ITEM_COLUMNS)}
     text = lambda key: model.data(model.index(0, col[key]))  # noqa: E731
     assert text("source") == f"{row.source_name}, line {row.line}"
-    assert text("reason").startswith("Rejected by the intake: ")
+    assert text("reason") == row.last_error[0].upper() + row.last_error[1:]
+    assert model.data(model.index(0, col["reason"]), Qt.ItemDataRole.ToolTipRole).startswith(
+        "Rejected by the intake: ")
     assert text("state") == "Failed"
     assert model.data(model.index(0, col["state"]), Qt.ItemDataRole.DecorationRole) is not None
     assert model.data(model.index(0, col["received"]), Qt.ItemDataRole.ToolTipRole).endswith("+00:00")

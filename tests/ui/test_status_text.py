@@ -99,6 +99,8 @@ def test_item_reasons_and_next_attempt():
     assert words.short_reason("pending", "could not reach the intake (ConnectError); retried", 3) == \
         "Will try again: could not reach the intake (ConnectError)"
     assert words.reason("failed", "Patient_DOB: not a date", 1) == "Rejected by the intake: Patient_DOB: not a date"
+    assert words.short_reason("failed", "Patient_DOB: not a date", 1) == "Patient_DOB: not a date"
+    assert words.short_reason("dead", "not delivered within 14 days", 0) == "Not delivered within 14 days"
     assert words.reason("dead", "not delivered within 14 days", 0) == "Given up: not delivered within 14 days"
     assert words.reason("sent", None, 1, forced=True) == "Delivered (sent again on purpose)"
     assert words.next_attempt("pending", T0, T0, UTC) == "now"
