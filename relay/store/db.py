@@ -144,11 +144,16 @@ class Database:
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A consistent read (one snapshot) for queries made of several statements."""
         with self.lock:
-            self.conn.execute("BEGIN")
             try:
-                yield self.conn
-            finally:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN")
+                try:
+                    yield self.conn
+                finally:
+                    self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # a damaged page met while reading: a plain error, not a bug
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise translate(exc, self.path) from exc
 
     def close(self) -> None:
         with self.lock:
