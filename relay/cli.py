@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -257,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RelayError as exc:
         print(f"relay: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a damaged page met by a query the store does not translate
+        print(f"relay: the outbox is damaged ({exc}); `relay run` keeps a damaged outbox aside and starts "
+              "a new one", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
