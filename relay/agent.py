@@ -22,7 +22,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
-from relay.errors import OutboxDamaged
+from relay.errors import EnvironmentProblem, OutboxDamaged
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.outbox import Outbox
@@ -95,7 +95,12 @@ class Agent:
             else:
                 log.warning("intake.url is not set: items are kept in the outbox but not sent")
             for source in self._make_sources():
-                source.start()
+                try:
+                    source.start()
+                except EnvironmentProblem as exc:  # e.g. the listener's port is taken: the rest still runs
+                    log.error("%s", exc)
+                    self.set_problem(f"source:{type(source).__name__}", str(exc))
+                    continue
                 self.sources.append(source)
         except BaseException:
             self.stop()

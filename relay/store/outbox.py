@@ -6,10 +6,11 @@ Delivery transitions (claim, complete, back off, ...) are in ``batches.py``; rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -50,7 +51,8 @@ class Outbox(BatchTransitions, Queries):
         self.path = Path(path)
         self.db = Database(self.path, check=check, readonly=readonly)
         self.dedupe_window_s = dedupe_window_days * DAY
-        self._column_sets: dict[tuple[str, ...], int] = {}
+        self._column_sets: dict[tuple[str, ...], int] = {}  # committed column sets
+        self._new_column_sets: dict[tuple[str, ...], int] = {}  # inserted by the open transaction
         self._columns_by_id: dict[int, tuple[str, ...]] = {}
 
     def close(self) -> None:
@@ -70,14 +72,31 @@ class Outbox(BatchTransitions, Queries):
             return cached
         text = json.dumps(list(columns), ensure_ascii=False, separators=(",", ":"))
         key = sha256_text(text)
+        new = self._new_column_sets.get(columns)
+        if new is not None:
+            return new
         row = conn.execute("SELECT id FROM column_sets WHERE key = ?", (key,)).fetchone()
-        cs_id = row[0] if row else conn.execute(
-            "INSERT INTO column_sets (key, columns) VALUES (?, ?)", (key, text)
-        ).lastrowid
-        # Only cached after commit would be safer, but ids of a rolled-back insert are reused
-        # by the next insert of the same set, so a stale cache entry cannot point elsewhere.
+        if row:  # committed earlier: safe to remember
+            self._column_sets[columns] = row[0]
+            return int(row[0])
+        cs_id = conn.execute("INSERT INTO column_sets (key, columns) VALUES (?, ?)", (key, text)).lastrowid
         assert cs_id is not None
+        # Remembered for good only once this transaction commits: a rolled-back id may be reused.
+        self._new_column_sets[columns] = cs_id
         return int(cs_id)
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that keeps the column-set cache true to what was committed."""
+        with self.db.lock:
+            try:
+                with self.db.transaction() as conn:
+                    yield conn
+            except BaseException:
+                self._new_column_sets.clear()
+                raise
+            self._column_sets.update(self._new_column_sets)
+            self._new_column_sets.clear()
 
     def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None:
         if column_set_id is None:
@@ -128,7 +147,7 @@ class Outbox(BatchTransitions, Queries):
     ) -> AddResult:
         """Add items all-or-nothing; duplicates (within the window) are recorded, not added."""
         result = AddResult()
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             self._add_into(conn, items, source, client, now, source_name, None, result)
         return result
 
@@ -141,7 +160,7 @@ class Outbox(BatchTransitions, Queries):
     ) -> list[AddResult]:
         """Several callers' items in one durable transaction (group commit): (items, client, name)."""
         results = [AddResult() for _ in groups]
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             for (items, client, name), result in zip(groups, results):
                 self._add_into(conn, items, source, client, now, name, None, result)
         return results
@@ -319,7 +338,7 @@ class FileTransaction:
         self._client = client
         self._columns = columns
         self._now = now
-        self._tx = outbox.db.transaction()
+        self._tx = outbox._tx()
         self.accepted = 0
         self.duplicates = 0
         self.rows_rejected = 0

@@ -62,3 +62,17 @@ def test_unwritable_outbox_location_is_a_clear_error(tmp_path):
     agent = Agent(from_dict({"store": {"path": str(blocker / "outbox.db")}, "listener": {"enabled": False}}, None))
     with pytest.raises(EnvironmentProblem, match="outbox"):
         agent.start()
+
+
+def test_listener_port_taken_is_a_problem_not_a_failed_start(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = from_dict({"store": {"path": str(tmp_path / "outbox.db")},
+                         "listener": {"enabled": True, "port": port}}, None)
+        with Agent(cfg) as agent:
+            assert agent.listener is None
+            assert any(str(port) in p or "port" in p for p in agent.stats()["problems"])

@@ -322,3 +322,16 @@ def test_file_transaction_all_or_nothing(outbox):
         assert tx.already_known is not None
         with pytest.raises(IllegalTransition):
             tx.add(2, "[]", None, "x")
+
+
+def test_column_set_of_a_rolled_back_transaction_is_not_remembered(outbox):
+    other = ("Result_ID", "Other")
+    broken = NewItem(content_hash=None, payload="[]", columns=other)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="NOT NULL"):
+        outbox.add_items([new_item(1, other), broken], source="listener", client="c", now=T0)
+    assert other not in outbox._column_sets
+    third = ("Third", "Set")
+    a = outbox.add_items([new_item(2, third)], source="listener", client="c", now=T0)  # may reuse the freed id
+    b = outbox.add_items([new_item(3, other)], source="listener", client="c", now=T0)
+    assert outbox.get_item(a.ids[0]).columns == third and outbox.get_item(b.ids[0]).columns == other
+    assert set(outbox._column_sets) >= {third, other}
