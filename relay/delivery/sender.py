@@ -92,6 +92,7 @@ class Sender:
 
     def start(self) -> None:
         self.outbox.reclaim_expired(now=float("inf"))  # leases left by a previous run that died
+        self._waits_from_a_clock_put_back(self.clock.now())
         for n in range(self.config.intake.max_in_flight):
             thread = threading.Thread(target=self._run, name=f"relay-sender-{n + 1}", daemon=True)
             thread.start()
@@ -205,6 +206,19 @@ class Sender:
             self._next_housekeeping = now
             if self._next_probe not in (0.0, float("inf")):
                 self._next_probe = now
+
+    def _waits_from_a_clock_put_back(self, now: float) -> None:
+        """At start: a previous run whose clock was ahead (since put back) left waits no run of
+        relay sets (new items wait for nothing, a retry at most retry_max_s): they are due now."""
+        d = self.config.delivery
+        n = self.outbox.make_future_due(now=now, items_after=now + CLOCK_JUMP_S,
+                                        batches_after=now + d.retry_max_s + CLOCK_JUMP_S)
+        until = self.outbox.get_control(UNAVAILABLE_UNTIL)
+        if until is not None and float(until) > now + d.unavailable_max_s + CLOCK_JUMP_S:
+            self.outbox.set_control({UNAVAILABLE_UNTIL: None})
+            n += 1
+        if n:
+            log.warning("waiting times set by a clock that was ahead were reset (%d)", n)
 
     def _control(self) -> dict[str, str]:
         keys = (PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL)
