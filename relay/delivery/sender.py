@@ -35,6 +35,8 @@ IDLE_POLL_S = 5.0  # new work from another process (`relay ingest`) is noticed t
 HOUSEKEEPING_S = 600.0
 MAINTENANCE_JITTER_S = 5.0
 CLOCK_JUMP_S = 60.0  # a wall clock going back by more than this resets waiting times
+CLOCK_FORWARD_AT = "clock_forward_at"  # control key: when the wall clock last jumped forward
+DAY = 86_400.0
 
 
 class Backoff:
@@ -199,6 +201,10 @@ class Sender:
         if last is None:
             return
         wall_delta, mono_delta = now - last[0], mono - last[1]
+        if wall_delta > mono_delta + CLOCK_JUMP_S:
+            log.warning("the system clock went forward by %.0f s; no result is given up for its age until the "
+                        "clock has run on normally for the expiry time", wall_delta - mono_delta)
+            self.outbox.set_control({CLOCK_FORWARD_AT: repr(now)})
         if wall_delta < mono_delta - CLOCK_JUMP_S:
             log.warning("the system clock went back by %.0f s; retry times reset", mono_delta - wall_delta)
             self.outbox.make_due(now=now)
@@ -320,6 +326,10 @@ class Sender:
     def housekeeping(self, now: float) -> None:
         d = self.config.delivery
         self.outbox.reclaim_expired(now=now)
-        self.outbox.expire(now=now, after_days=d.expire_after_days)
+        # Ages measured across a forward jump of the clock are wrong (a machine that booted in 2000
+        # and was put right): nothing is given up for its age until they are right again.
+        jumped = float(self.outbox.get_control(CLOCK_FORWARD_AT) or "-inf")
+        if not 0 <= now - jumped < d.expire_after_days * DAY:
+            self.outbox.expire(now=now, after_days=d.expire_after_days)
         self.outbox.purge(now=now, retention_days=d.retention_days)
         self._next_housekeeping = now + HOUSEKEEPING_S
