@@ -23,7 +23,7 @@ def test_launch_agent_template_matches_relay_autostart():
 
 def iss_lines(section: str) -> list[str]:
     text = (PACKAGING / "windows" / "relay.iss").read_text(encoding="utf-8")
-    body = re.search(rf"^\[{section}\]\n(.*?)(?=^\[|\Z)", text, re.S | re.M)
+    body = re.search(rf"^\[{section}\]\n(.*?)(?=^\[|\Z)", text, re.DOTALL | re.MULTILINE)
     assert body, section
     return [line for line in body.group(1).splitlines() if line and not line.startswith(";")]
 

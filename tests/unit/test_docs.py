@@ -84,8 +84,8 @@ def test_the_lab_staff_guide_shows_the_window():
 
 def code_of(text: str) -> list[str]:
     """Fenced blocks (line by line, without # comments) and inline code spans."""
-    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.S | re.M)
-    rest = re.sub(r"^```[^\n]*\n.*?^```", "", text, flags=re.S | re.M)
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
+    rest = re.sub(r"^```[^\n]*\n.*?^```", "", text, flags=re.DOTALL | re.MULTILINE)
     lines = [line.split("#", 1)[0] for block in blocks for line in block.splitlines()]
     return lines + re.findall(r"`([^`\n]+)`", rest)
 
