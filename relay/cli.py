@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the agent headless until SIGINT/SIGTERM")
     g = sub.add_parser("gui", help="the tray app and queue window")
     g.add_argument("--screenshot", metavar="FILE.png", help="render the main window to a PNG and exit")
+    g.add_argument("--view", choices=["pending", "failed", "dead", "sent", "duplicates", "files"],
+                   help="the view to open first")
 
     s = sub.add_parser("status", help="counts per state, pause and maintenance, last delivery")
     s.add_argument("--json", action="store_true")
@@ -221,7 +223,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"relay: the desktop app is not available in this installation ({exc})", file=sys.stderr)
         return 2
-    return gui_main(_config(args), screenshot=args.screenshot)
+    return gui_main(_config(args), screenshot=args.screenshot, view=args.view)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
