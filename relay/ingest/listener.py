@@ -72,6 +72,16 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exposed(host: str, port: int) -> bool:
+    """Whether listening on ``host`` would take connections from other machines (decided before
+    binding; a name that does not resolve is left to bind_socket to report)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return not is_loopback(str(infos[0][4][0]))
+
+
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
@@ -106,16 +116,21 @@ class Listener:
         if self._thread is not None:
             raise RuntimeError("the listener is already running")
         host = self.config.host
+        exposed = _exposed(host, self.config.port)
+        if exposed and not self.config.token:
+            raise EnvironmentProblem(
+                f"the local listener would accept results from other machines on {host!r} without a token; set "
+                "listener.token (at least 16 characters) or listener.host = \"127.0.0.1\"")
+        if exposed:
+            log.warning("the local listener accepts connections from other machines (%s, port %d); "
+                        "set listener.host = \"127.0.0.1\" unless that is intended", host, self.config.port)
         sock = bind_socket(host, self.config.port)
         self._sock, self._port = sock, sock.getsockname()[1]
-        bound = sock.getsockname()[0]
-        if not is_loopback(bound):
-            log.warning("the local listener accepts connections from other machines (%s, port %d); "
-                        "set listener.host = \"127.0.0.1\" unless that is intended", bound, self._port)
         self._stopping.clear()
         self._failure = None
         self._committer.start()
-        app = build_app(self._context, self.config.token)
+        app = build_app(self._context, self.config.token,
+                        None if exposed else frozenset({"127.0.0.1", "localhost", "::1", host.strip("[]").lower()}))
         config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, loop="asyncio",
                                 http="auto", ws="none", proxy_headers=False, server_header=False,
                                 timeout_graceful_shutdown=GRACEFUL_S)

@@ -318,7 +318,33 @@ class TokenGate:
         await self.app(scope, receive, send)
 
 
-def build_app(ctx: Context, token: str | None) -> ASGIApp:
+class HostGate:
+    """On loopback, only requests addressed to this machine (Host: 127.0.0.1, localhost, [::1], or the
+    configured host) are answered: a web page whose own name was made to point at 127.0.0.1 (DNS
+    rebinding) cannot post results or read them back through a browser."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    def _allowed(self, scope: Scope) -> bool:
+        for key, value in scope["headers"]:
+            if key == b"host":
+                text = value.decode("latin-1").strip().lower()
+                name = text[1:text.find("]")] if text.startswith("[") else text.rsplit(":", 1)[0]
+                return name in self.hosts
+        return True  # HTTP/1.0 without a Host header: not a browser
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._allowed(scope):
+            response = error(403, "this listener answers only requests addressed to this machine "
+                                  "(http://127.0.0.1 or http://localhost)")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def build_app(ctx: Context, token: str | None, hosts: frozenset[str] | None = None) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/v1/results", post_results, methods=["POST"]),
@@ -329,4 +355,5 @@ def build_app(ctx: Context, token: str | None) -> ASGIApp:
     )
     app.router.redirect_slashes = False  # a redirect would not be a JSON answer
     app.state.ctx = ctx
-    return TokenGate(app, token) if token else app
+    gated: ASGIApp = TokenGate(app, token) if token else app
+    return HostGate(gated, hosts) if hosts else gated

@@ -166,7 +166,7 @@ def test_413_by_content_length_is_answered_without_reading_the_body(tmp_path):
     with running(tmp_path, max_body_bytes=2048) as rig:
         # Declares 10 GB and sends none of it: the answer can only come from the header.
         with socket.create_connection(("127.0.0.1", rig.listener.port), timeout=10) as sock:
-            sock.sendall(b"POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(b"POST /v1/results HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 10000000000\r\n\r\n")
             answer = b""
             while chunk := sock.recv(4096):  # the listener closes the connection after answering
