@@ -3,6 +3,7 @@ user can read. Log records carry item ids, hashes and counts, never row content.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -11,6 +12,14 @@ from pathlib import Path
 from relay.paths import app_paths
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every file it opens, also the new one after a rotation, is readable by the user only."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
 
 
 def log_file() -> Path:
@@ -40,8 +49,7 @@ def setup(*, verbose: bool = False, to_file: bool = False) -> Path | None:
         os.chmod(path.parent, 0o700)
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=5,
-                                                       encoding="utf-8")
+        handler = _PrivateRotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
     except OSError as exc:
         logging.getLogger("relay").warning("cannot write the log file %s: %s", path, exc.strerror)
         return None
