@@ -8,12 +8,15 @@ folder that holds the file. Secrets are never read from the file.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 
@@ -22,6 +25,11 @@ from relay.paths import app_paths, repo_schemas_dir
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SECRET_KEYS = {("intake", "token"), ("intake", "key"), ("intake", "password"), ("intake", "secret")}
+# query parameters that carry a credential in a URL (Azure Functions' ?code=, signed URLs, ...)
+SECRET_PARAMS = {"code", "key", "token", "secret", "password", "sig", "apikey", "api_key", "access_token"}
+MAX_FILE_BYTES = 1024 * 1024
+
+log = logging.getLogger("relay")
 
 
 @dataclass(frozen=True)
@@ -159,11 +167,26 @@ def validate(data: dict[str, Any], source: str) -> None:
                 f"{source}: {section}.{key}: secrets are not kept in the config file; "
                 "store the credential with `relay token set` or set RELAY_TOKEN"
             )
+    url = data.get("intake", {}).get("url") if isinstance(data.get("intake"), dict) else None
+    if isinstance(url, str) and _url_holds_secret(url):
+        raise ConfigError(
+            f"{source}: intake.url: secrets are not kept in the config file, and this address carries one (a "
+            "password or a key in it); give the address without it and store the credential with `relay token "
+            "set` or set RELAY_TOKEN"
+        )
     validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         lines = "\n  ".join(_describe(e) for e in errors)
         raise ConfigError(f"{source}: the configuration is not valid:\n  {lines}")
+
+
+def _url_holds_secret(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False  # the schema check names a malformed address
+    return parts.password is not None or any(k.lower() in SECRET_PARAMS for k, _ in parse_qsl(parts.query))
 
 
 def _resolve(base: Path, value: str | None) -> Path | None:
@@ -282,6 +305,8 @@ def load(path: Path, *, must_exist: bool = True) -> Config:
             raise ConfigError(f"{path}: the configuration file does not exist")
         return from_dict({}, None)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path}: the file is too large to be a relay configuration (over 1 MB)")
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from exc
@@ -291,4 +316,8 @@ def load(path: Path, *, must_exist: bool = True) -> Config:
         raise ConfigError(f"{path}: the configuration file is not UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return from_dict(data, path.resolve())
+    config = from_dict(data, path.resolve())
+    if config.listener.token and os.name != "nt" and path.stat().st_mode & 0o077:
+        log.warning("%s holds listener.token and other users of this machine can read it; make it private "
+                    "(chmod 600 %s)", path, path)
+    return config
