@@ -5,6 +5,7 @@ The CLI, the desktop app and the tests all drive this one object.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import signal
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +24,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
-from relay.errors import EnvironmentProblem, OutboxDamaged
+from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.outbox import Outbox
@@ -33,9 +35,19 @@ log = logging.getLogger("relay")
 def make_http_client(config: Config) -> httpx.Client:
     """Keep-alive client; TLS verification always on, with an extra CA file if configured;
     proxies from the environment."""
+    parts = urlsplit(config.intake.url or "")
+    if parts.scheme == "http" and not _loopback_name(parts.hostname or ""):
+        log.warning("intake.url is plain http to another machine (%s): results would travel unencrypted; "
+                    "use an https address", parts.hostname)
     verify: ssl.SSLContext | bool = True
     if config.intake.ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(config.intake.ca_file))
+        verify = httpx.create_ssl_context(trust_env=True)  # the trust httpx uses anyway, plus the extra CA
+        try:
+            verify.load_verify_locations(cafile=str(config.intake.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or "not PEM certificates"
+            raise ConfigError(f"{config.source or 'the configuration'}: intake.ca_file: cannot use "
+                              f"{config.intake.ca_file} as certificate authorities ({reason})") from exc
     return httpx.Client(
         verify=verify,
         trust_env=True,
@@ -43,6 +55,13 @@ def make_http_client(config: Config) -> httpx.Client:
         limits=httpx.Limits(max_keepalive_connections=2, max_connections=4),
         headers={"User-Agent": f"relay/{__version__}"},
     )
+
+
+def _loopback_name(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Agent:
