@@ -240,6 +240,11 @@ class Sender:
             return Decision("unknown", None, f"no answer from the intake within {self.config.intake.timeout_s:g} s; "
                                              "outcome unknown, the same batch is retried")
         except httpx.TransportError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # TLS refused the intake's certificate
+                why = str(exc).split("] ", 1)[-1].split(" (_ssl", 1)[0]
+                return Decision("unknown", None, f"the intake's TLS certificate is not trusted ({why}); if it comes "
+                                                 "from your organisation's own certificate authority, set "
+                                                 "intake.ca_file; the same batch is retried")
             return Decision("unknown", None, f"could not reach the intake ({type(exc).__name__}); the same batch "
                                              "is retried")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
