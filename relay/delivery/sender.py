@@ -37,6 +37,17 @@ MAINTENANCE_JITTER_S = 5.0
 CLOCK_JUMP_S = 60.0  # a wall clock going back by more than this resets waiting times
 CLOCK_FORWARD_AT = "clock_forward_at"  # control key: when the wall clock last jumped forward
 DAY = 86_400.0
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # receipts and item errors fit many times over
+
+
+def _read_capped(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The answer's body, read no further than ``limit`` bytes (an intake gone wrong cannot fill memory)."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk[: limit - len(body)]
+        if len(body) >= limit:
+            break
+    return bytes(body)
 
 
 class Backoff:
@@ -234,8 +245,9 @@ class Sender:
         h = headers(client=batch.client, content_type=batch.content_type, key=batch.idempotency_key,
                     payloadname=batch.payloadname, auth=self.config.intake.auth, token=token)
         try:
-            response = self.client.post(self.url, content=batch.body, headers=h,
-                                        timeout=self.config.intake.timeout_s)
+            with self.client.stream("POST", self.url, content=batch.body, headers=h,
+                                    timeout=self.config.intake.timeout_s) as response:
+                answer = _read_capped(response)
         except httpx.TimeoutException:
             return Decision("unknown", None, f"no answer from the intake within {self.config.intake.timeout_s:g} s; "
                                              "outcome unknown, the same batch is retried")
@@ -249,7 +261,7 @@ class Sender:
                                              "is retried")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return Decision("pause", None, f"cannot send to intake.url {self.url!r}: {exc}")
-        return decide(response.status_code, response.content, {k.lower(): v for k, v in response.headers.items()},
+        return decide(response.status_code, answer, {k.lower(): v for k, v in response.headers.items()},
                       now=self.clock.now(), n_items=len(batch.item_ids),
                       tracking_ids=lambda: self.outbox.tracking_ids(batch.item_ids))
 
