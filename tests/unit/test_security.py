@@ -474,3 +474,81 @@ def test_an_intake_answer_is_read_only_up_to_a_limit(tmp_path):
         item = box.get_item(1)
     assert item.state == "sent" and len(item.receipt) <= 4000
     assert len(sent) <= MAX_ANSWER_BYTES // (1024 * 1024) + 1
+
+
+# -- the intake credential: OS keyring or the environment, never a file, never the command line ---------
+
+
+class MemoryKeyring:
+    """Stands in for the OS keyring (which cannot be real in a test)."""
+
+    @staticmethod
+    def make():
+        from keyring.backend import KeyringBackend
+        from keyring.errors import PasswordDeleteError
+
+        class Memory(KeyringBackend):
+            priority = 1  # type: ignore[assignment]
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.store: dict[tuple[str, str], str] = {}
+
+            def get_password(self, service, username):
+                return self.store.get((service, username))
+
+            def set_password(self, service, username, password):
+                self.store[(service, username)] = password
+
+            def delete_password(self, service, username):
+                if self.store.pop((service, username), None) is None:
+                    raise PasswordDeleteError("not stored")
+
+        return Memory()
+
+
+@pytest.fixture
+def keyring_backend():
+    import keyring
+
+    before = keyring.get_keyring()
+    yield lambda backend: keyring.set_keyring(backend)
+    keyring.set_keyring(before)
+
+
+def test_intake_credential_goes_to_the_keyring_from_stdin_and_the_environment_wins(
+        tmp_path, monkeypatch, capsys, keyring_backend):
+    import io
+    import sys
+
+    from relay import credentials
+    from relay.cli import main
+
+    memory = MemoryKeyring.make()
+    keyring_backend(memory)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(INTAKE_TOKEN + "\n"))
+    assert main(["--config", str(tmp_path / "none.toml"), "token", "set"]) == 0
+    assert memory.store == {("relay", "intake"): INTAKE_TOKEN}
+    assert INTAKE_TOKEN not in capsys.readouterr().out
+    assert credentials.get_token({}) == INTAKE_TOKEN
+    assert credentials.get_token({"RELAY_TOKEN": "from-the-environment-0123"}) == "from-the-environment-0123"
+    with pytest.raises(SystemExit):  # there is no way to give it on the command line
+        main(["token", "set", INTAKE_TOKEN])
+    for bad in ("two words", "a\nb", "x" * (credentials.MAX_LENGTH + 1), " "):
+        with pytest.raises(ValueError):
+            credentials.set_token(bad)
+
+
+def test_without_a_keyring_the_credential_is_refused_not_written_to_a_file(tmp_path, keyring_backend):
+    from keyring.backends import fail
+
+    from relay import credentials
+    from relay.errors import CredentialStoreUnavailable
+
+    keyring_backend(fail.Keyring())
+    with pytest.raises(CredentialStoreUnavailable, match="RELAY_TOKEN"):
+        credentials.set_token(INTAKE_TOKEN)
+    assert credentials.get_token({}) is None
+    home = Path(os.environ["RELAY_HOME"])
+    written = [p for p in home.rglob("*") if p.is_file()] if home.exists() else []
+    assert not any(INTAKE_TOKEN.encode() in p.read_bytes() for p in written)
