@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication
@@ -21,7 +22,6 @@ from relay.config import Config
 from relay.ui.actions import AppActions
 from relay.ui.prompts import Prompts
 from relay.ui.session import AgentFactory, Session, default_agent_factory
-from relay.ui.settings import SettingsDialog
 from relay.ui.single import InstanceServer, ask_running
 from relay.ui.tray import Tray, TrayFactory, system_tray_available
 from relay.ui.window import MainWindow
@@ -30,6 +30,9 @@ log = logging.getLogger("relay.ui")
 
 SCREENSHOT_SIZE = (1100, 650)
 SCREENSHOT_TIMEOUT_S = 120.0
+# The agent starts once the window shows the queue (or after this long): at launch the window's
+# first reads come first, and the agent's start-up (imports, the outbox's integrity check) after.
+AGENT_START_DELAY_MS = 1000
 
 
 class RelayApp(QObject):
@@ -47,25 +50,36 @@ class RelayApp(QObject):
                          on_notice_without_tray=self.window.show_notice, on_open=self.window.bring_forward,
                          parent=self)
         self.server: InstanceServer | None = None
-        self.settings: SettingsDialog | None = None
+        self.settings: Any = None  # the open SettingsDialog, if any
         self.exit_code = 0
         self.start_error: str | None = None
+        self._agent_starting = False
         self.actions.open_queue.triggered.connect(self.window.bring_forward)
         self.actions.settings.triggered.connect(self.open_settings)
         self.actions.quit.triggered.connect(self.quit)
         self.session.startFailed.connect(self._start_failed)
 
-    def start(self, *, show_window: bool = True, single_instance: bool = True) -> None:
+    def start(self, *, show_window: bool = True, single_instance: bool = True, restore_layout: bool = True) -> None:
         if single_instance:
             self.server = InstanceServer(self.session.config.store.path, self)
             self.server.showRequested.connect(self.window.bring_forward)
             self.server.listen()
-        self.window.restore_layout()
+        if restore_layout:
+            self.window.restore_layout()
         if show_window or not self.tray.available:
             self.window.show()
-        self.session.start()
+        self.session.request_refresh()
+        self.window.populated.connect(self._start_agent)
+        QTimer.singleShot(AGENT_START_DELAY_MS, self._start_agent)
 
-    def open_settings(self) -> SettingsDialog:
+    def _start_agent(self) -> None:
+        if not self._agent_starting:
+            self._agent_starting = True
+            self.session.start()
+
+    def open_settings(self) -> Any:
+        from relay.ui.settings import SettingsDialog  # imported when needed: keeps the launch quick
+
         if self.settings is not None and self.settings.isVisible():
             self.settings.raise_()
             self.settings.activateWindow()
@@ -171,9 +185,13 @@ def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts
         if view:
             window.panel.show_view(view)
         populated_at: list[float] = []
-        window.populated.connect(lambda: populated_at.append(time.perf_counter()))
-        app.session.start()  # no saved layout, no single-instance server: a picture of this moment
-        window.show()
+
+        def populated() -> None:
+            populated_at.append(time.perf_counter())
+            log.info("window populated in %.2f s", populated_at[0] - started)
+
+        window.populated.connect(populated)
+        app.start(single_instance=False, restore_layout=False)  # a picture of this moment, at a fixed size
         session = app.session
 
         def ready() -> bool:
@@ -186,15 +204,14 @@ def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts
         if app.start_error is not None:
             print(f"relay: {app.start_error}", file=sys.stderr)
             return 1
-        if populated_at:
-            log.info("window populated in %.2f s", populated_at[0] - started)
         log.info("agent started and window up to date in %.2f s", time.perf_counter() - started)
         # A row selected shows what the detail pane looks like (fields and history).
         panel = window.panel
         if panel.model.rowCount():
             panel.table.selectRow(0)
             wait_until(lambda: panel.detail.stack.currentIndex() == 1, 10.0)
-        wait_until(lambda: session.worker.idle, 10.0)
+        # (Not waiting for the worker to be idle: while the agent sends, refreshes keep coming.)
+        wait_until(lambda: not panel.model.busy, 10.0)
         QApplication.processEvents()
         path.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(path), "PNG"):

@@ -6,12 +6,12 @@ when a row is selected and dropped when the selection goes.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFormLayout,
     QHeaderView,
     QFrame,
     QLabel,
@@ -76,19 +76,23 @@ class DetailPane(QWidget):
         self.reader = reader
         self._generation = 0
         self.shown_id: int | None = None
+        self._shown_row: Any = None
 
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
-        self.info = QFormLayout()
-        self.info.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.info.setContentsMargins(0, 0, 0, 0)
-        info_box = QWidget()
-        info_box.setLayout(self.info)
+        # One label for the whole block: its text changes in place (no widgets come and go).
+        self.info = QLabel()
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setWordWrap(True)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.info.setAccessibleName("Delivery details")
+        self.info_pairs: list[tuple[str, str]] = []
         info_scroll = QScrollArea()
-        info_scroll.setWidget(info_box)
+        info_scroll.setWidget(self.info)
         info_scroll.setWidgetResizable(True)
         info_scroll.setFrameShape(QFrame.Shape.NoFrame)
         info_scroll.setMinimumWidth(260)
@@ -133,12 +137,16 @@ class DetailPane(QWidget):
     def clear(self, hint: str = "Select a result to see its fields and history.") -> None:
         self._generation += 1
         self.shown_id = None
+        self._shown_row = None
         self.hint.setText(hint)
         self.fields.setRowCount(0)
         self.history.setRowCount(0)
         self.stack.setCurrentWidget(self.hint)
 
     def show_row(self, row: Any) -> None:
+        if row == self._shown_row and self.stack.currentIndex() == 1:
+            return  # the same row, unchanged: nothing to read again
+        self._shown_row = row
         if isinstance(row, Item):
             self._load(row.id, None)
         elif isinstance(row, dict) and row.get("original_item_id"):
@@ -156,13 +164,10 @@ class DetailPane(QWidget):
                          lambda res: self._show_item(gen, res[0], res[1], duplicate))
 
     def _set_info(self, pairs: list[tuple[str, str]]) -> None:
-        while self.info.rowCount():
-            self.info.removeRow(0)
-        for label, value in pairs:
-            v = QLabel(value)
-            v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            v.setWordWrap(True)
-            self.info.addRow(label, v)
+        self.info_pairs = pairs
+        rows = "".join(f"<tr><td style='padding-right:10px; white-space:nowrap'>{html.escape(k)}</td>"
+                       f"<td>{html.escape(v)}</td></tr>" for k, v in pairs)
+        self.info.setText(f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
 
     def _show_item(self, gen: int, item: Item | None, history: list[HistoryEntry],
                    duplicate: dict[str, Any] | None) -> None:

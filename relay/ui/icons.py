@@ -24,7 +24,7 @@ STATE_ACCENTS = {
     "sending": ACCENTS[SENDING],
     "sent": ACCENTS[DELIVERED],
     "failed": ACCENTS[ATTENTION],
-    "dead": "#7b1f1f",
+    "dead": "#ad1457",
     "duplicate": "#757575",
     "none": "#a0a0a0",
     "accepted": ACCENTS[DELIVERED],

@@ -108,8 +108,8 @@ class QueuePanel(QWidget):
             it.setData(0, Qt.ItemDataRole.UserRole, spec.key)
             it.setIcon(0, state_dot(VIEW_DOTS[spec.key]))
             self.views.addTopLevelItem(it)
-        self.views.setMinimumWidth(170)
-        self.views.setMaximumWidth(240)
+        self.views.setMinimumWidth(205)
+        self.views.setMaximumWidth(280)
         self.views.currentItemChanged.connect(self._view_selected)
 
         self.search = QLineEdit()
@@ -123,7 +123,7 @@ class QueuePanel(QWidget):
         self.search.textChanged.connect(lambda _: self._search_timer.start())
         self.search.returnPressed.connect(self.apply_search)
         self.count = QLabel("")
-        self.count.setMinimumWidth(200)
+        self.count.setMinimumWidth(150)
         self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.btn_retry = QPushButton("&Retry selected")
@@ -173,7 +173,7 @@ class QueuePanel(QWidget):
         outer.addWidget(self.views)
         outer.addWidget(right)
         outer.setStretchFactor(1, 1)
-        outer.setSizes([175, 900])
+        outer.setSizes([205, 880])
         self.outer = outer
         outer.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)

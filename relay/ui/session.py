@@ -134,12 +134,14 @@ class Session(QObject):
         self._timer.stop()
         self.bridge.detach()
         self.worker.shutdown()
+        # The window's read connection goes first: the agent's is then the last one open, and
+        # closing it checkpoints the write-ahead log (a read-only connection cannot).
+        self.reader.close()
         if self.running:
             try:
                 self.agent.stop()
             finally:
                 self.running = False
-        self.reader.close()
 
     # -- status -------------------------------------------------------------------------------
 

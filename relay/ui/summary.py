@@ -20,6 +20,7 @@ class SummaryBar(QFrame):
         self.icon.setFixedSize(28, 28)
         self.headline = QLabel("Opening the outbox…")
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.headline.setWordWrap(True)  # a long headline wraps instead of widening the window
         font = self.headline.font()
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.headline.setFont(font)

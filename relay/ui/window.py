@@ -7,7 +7,16 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QProgressBar, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QSizePolicy,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from relay.paths import app_paths
 from relay.ui.actions import AppActions
@@ -75,6 +84,9 @@ class MainWindow(QMainWindow):
         self.sender_label = QLabel()
         self.outbox_label = QLabel(f"Outbox: {session.config.store.path}")
         self.outbox_label.setToolTip(str(session.config.store.path))
+        # A long path is cut rather than widening the window; the tooltip has all of it.
+        self.outbox_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.outbox_label.setMinimumWidth(120)
         sb = self.statusBar()
         sb.addWidget(self.busy)
         sb.addWidget(self.busy_label)
@@ -105,13 +117,13 @@ class MainWindow(QMainWindow):
 
     def restore_layout(self) -> None:
         s = self._layout_store()
-        geometry = s.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
         for name, splitter in self.panel.splitters().items():
             state = s.value(f"splitters/{name}")
             if state is not None:
                 splitter.restoreState(state)
+        geometry = s.value("window/geometry")  # last: the window's size wins over the panes'
+        if geometry is not None:
+            self.restoreGeometry(geometry)
 
     def save_layout(self) -> None:
         s = self._layout_store()

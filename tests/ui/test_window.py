@@ -152,9 +152,8 @@ def test_detail_for_a_duplicate_and_for_a_file(qtbot, app):
     record: FileRecord = panel.model.row(row)
     qtbot.waitUntil(lambda: panel.detail.stack.currentIndex() == 1)
     assert panel.detail.title.text() == "File notes.csv · rejected"
-    labels = [panel.detail.info.itemAt(i).widget().text() for i in range(panel.detail.info.count())
-              if panel.detail.info.itemAt(i).widget() is not None]
-    assert record.reason in labels
+    assert ("Reason", record.reason) in panel.detail.info_pairs
+    assert ("Results", "0 accepted, 0 duplicate, 0 rejected row(s), 0 blank") in panel.detail.info_pairs
 
 
 def test_search_box_finds_by_tracking_id_and_file_name(qtbot, app, lab):
@@ -218,13 +217,21 @@ def test_with_a_tray_closing_the_window_hides_it(qtbot, make_app):
     assert app.window.isVisible()
 
 
-def test_window_layout_is_kept_between_runs(qtbot, make_app):
+def test_window_layout_is_kept_between_runs(qtbot, make_app, lab):
+    from relay.paths import app_paths
+
     first = make_app()
-    first.window.resize(790, 540)  # within the offscreen screen (restoreGeometry keeps windows on it)
-    first.window.panel.outer.setSizes([230, 560])
+    first.window.resize(700, 500)
+    first.window.panel.outer.setSizes([230, 450])
+    qtbot.wait(20)  # layouts settle
     size, views_width = first.window.size(), first.window.panel.outer.sizes()[0]
-    assert size.height() == 540 and views_width == 230
+    assert (size.width(), size.height(), views_width) == (700, 500, 230)
     first.close()
+    assert (app_paths().state_dir / "window.ini").exists()  # in relay's state folder (RELAY_HOME here)
     second = make_app()
+    # (The offscreen platform resizes a window on its first show, so the saved layout is applied
+    # again here to see what was kept; on a desktop it is applied before the window appears.)
+    second.window.restore_layout()
+    qtbot.wait(20)
     assert second.window.size() == size
     assert second.window.panel.outer.sizes()[0] == views_width
