@@ -23,7 +23,7 @@ from relay.config import Config
 from relay.delivery.answers import Decision, decide
 from relay.delivery.maintenance import maintenance_until
 from relay.delivery.wire import BUILDERS, headers
-from relay.errors import EnvironmentProblem
+from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
 from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL
 from relay.store.models import Batch
@@ -100,6 +100,8 @@ class Sender:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._probe_lock = threading.Lock()
+        self._unrecorded: list[tuple[Batch, Decision, bool]] = []  # answers the outbox could not take yet
+        self._unrecorded_lock = threading.Lock()
 
     # -- thread -----------------------------------------------------------------------------
 
@@ -148,6 +150,8 @@ class Sender:
         """Send at most one batch. Returns seconds until the sender wants to run again."""
         now = self.clock.now()
         self._notice_clock_jump(now)
+        if self._record_an_earlier_answer():
+            return 0.0
         if now >= self._next_housekeeping:
             self.housekeeping(now)
         control = self._control()
@@ -200,7 +204,7 @@ class Sender:
             return IDLE_POLL_S
         self._set_state("sending", None, None)
         decision = self._post(batch, token)
-        self._apply(batch, decision, probing)
+        self._record(batch, decision, probing)
         return 0.0
 
     def _notice_clock_jump(self, now: float) -> None:
@@ -264,6 +268,27 @@ class Sender:
         return decide(response.status_code, answer, {k.lower(): v for k, v in response.headers.items()},
                       now=self.clock.now(), n_items=len(batch.item_ids),
                       tracking_ids=lambda: self.outbox.tracking_ids(batch.item_ids))
+
+    def _record(self, batch: Batch, decision: Decision, probing: bool) -> None:
+        """Apply the intake's answer. If the outbox cannot take it now (disk full), keep it and apply
+        it first on a later step, rather than leave the batch leased until its lease runs out."""
+        try:
+            self._apply(batch, decision, probing)
+        except EnvironmentProblem:
+            with self._unrecorded_lock:
+                self._unrecorded.append((batch, decision, probing))
+            raise
+
+    def _record_an_earlier_answer(self) -> bool:
+        with self._unrecorded_lock:
+            if not self._unrecorded:
+                return False
+            batch, decision, probing = self._unrecorded.pop(0)
+        try:
+            self._record(batch, decision, probing)
+        except IllegalTransition:  # recorded after all, or the lease ran out: then it goes again, same key
+            log.info("batch %d: its answer was recorded already or its lease ran out", batch.id)
+        return True
 
     def _apply(self, batch: Batch, d: Decision, probing: bool) -> None:
         now = self.clock.now()
