@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from relay.clock import Clock
 from relay.config import Config
 from relay.ui.actions import AppActions
 from relay.ui.prompts import Prompts
@@ -40,10 +41,10 @@ class RelayApp(QObject):
 
     def __init__(self, config: Config, *, agent_factory: AgentFactory = default_agent_factory,
                  tray_available: bool = False, tray_factory: TrayFactory | None = None,
-                 prompts: Prompts | None = None, parent: QObject | None = None) -> None:
+                 prompts: Prompts | None = None, clock: Clock | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.prompts = prompts or Prompts()
-        self.session = Session(config, agent_factory=agent_factory, parent=self)
+        self.session = Session(config, agent_factory=agent_factory, clock=clock, parent=self)
         self.actions = AppActions(self.session, self)
         self.window = MainWindow(self.session, self.actions, self.prompts, hide_on_close=tray_available)
         self.tray = Tray(self.session, self.actions, available=tray_available, factory=tray_factory,

@@ -96,6 +96,7 @@ class DetailPane(QWidget):
         info_scroll.setWidgetResizable(True)
         info_scroll.setFrameShape(QFrame.Shape.NoFrame)
         info_scroll.setMinimumWidth(260)
+        info_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.fields = _table(["Field", "Value"])
         self.fields.setAccessibleName("Result fields")
@@ -112,7 +113,7 @@ class DetailPane(QWidget):
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([360, 540])
+        split.setSizes([410, 470])
         split.setChildrenCollapsible(False)
         self.split = split
 

@@ -67,6 +67,8 @@ WIDTHS = {"received": 122, "source": 185, "tracking": 150, "state": 90, "attempt
           "outcome": 100, "accepted": 66, "duplicates": 82, "rejected": 100, "moved": 260, "receipt": 280}
 
 
+FIT_SAMPLE_ROWS = 100  # measured from the text itself: Qt's resize-to-contents asks every cell, slowly
+CELL_PADDING = 16
 FIT_COLUMNS = {"source": (140, 260), "tracking": (110, 290), "original_file": (140, 260), "name": (140, 280)}
 
 
@@ -284,10 +286,14 @@ class QueuePanel(QWidget):
             return
         table.setProperty("fitted", True)
         fit = [i for i, col in enumerate(model.columns) if col.key in FIT_COLUMNS and not table.isColumnHidden(i)]
+        metrics = table.fontMetrics()
+        now = self.session.clock.now()
+        sample = [model.row(r) for r in range(min(model.rowCount(), FIT_SAMPLE_ROWS))]
         for i in fit:
-            low, high = FIT_COLUMNS[model.columns[i].key]
-            table.resizeColumnToContents(i)
-            table.setColumnWidth(i, max(low, min(high, table.columnWidth(i))))
+            col = model.columns[i]
+            low, high = FIT_COLUMNS[col.key]
+            widest = max(metrics.horizontalAdvance(col.text(row, now)) for row in sample)
+            table.setColumnWidth(i, max(low, min(high, widest + CELL_PADDING)))
         visible = [i for i in range(model.columnCount()) if not table.isColumnHidden(i)]
         if not visible:
             return

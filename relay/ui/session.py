@@ -20,7 +20,7 @@ from PySide6.QtGui import QDesktopServices
 
 from relay.clock import Clock, SystemClock
 from relay.config import Config
-from relay.errors import RelayError
+from relay.errors import EnvironmentProblem, RelayError
 from relay.events import EventBus, SenderState
 from relay.paths import config_file
 from relay.ui.bridge import Bridge
@@ -73,8 +73,10 @@ class Session(QObject):
         super().__init__(parent)
         self.config = config
         self.factory = agent_factory
-        self.agent: AgentLike = agent_factory(config)
-        self.clock: Clock = clock or getattr(self.agent, "clock", None) or SystemClock()
+        # Made on the action lane when sending starts (importing the agent takes a while, and the
+        # window comes first); only the action lane uses it.
+        self.agent: AgentLike | None = None
+        self.clock: Clock = clock or SystemClock()
         self.worker = Worker(self)
         self.bridge = Bridge(self)
         self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
@@ -99,16 +101,17 @@ class Session(QObject):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the agent on the action lane; the window can already read the outbox meanwhile."""
-        self.bridge.attach(self.agent.events)  # before start: no event of the start-up is missed
-        agent = self.agent
-        self.worker.action("Starting relay", lambda: self._start_agent(agent), self._on_started,
+        """Make and start the agent on the action lane; the window reads the outbox meanwhile."""
+        config = self.config
+        self.worker.action("Starting relay", lambda: self._make_and_start(config), self._on_started,
                            self._on_start_failed)
         self._periodic.start()
         self.request_refresh()
 
-    @staticmethod
-    def _start_agent(agent: AgentLike) -> dict[str, Any] | None:
+    def _make_and_start(self, config: Config) -> dict[str, Any] | None:  # on the action lane
+        agent = self.factory(config)
+        self.bridge.attach(agent.events)  # before start: no event of the start-up is missed
+        self.agent = agent
         agent.start()
         sender = agent.stats().get("sender")
         return sender if isinstance(sender, dict) else None
@@ -137,7 +140,7 @@ class Session(QObject):
         # The window's read connection goes first: the agent's is then the last one open, and
         # closing it checkpoints the write-ahead log (a read-only connection cannot).
         self.reader.close()
-        if self.running:
+        if self.running and self.agent is not None:
             try:
                 self.agent.stop()
             finally:
@@ -211,6 +214,8 @@ class Session(QObject):
     def _act(self, label: str, fn: Callable[[AgentLike], Any], done: Callable[[Any], str] | None = None,
              on_error: Callable[[BaseException], None] | None = None) -> None:
         def job() -> Any:
+            if self.agent is None:
+                raise EnvironmentProblem("relay has not started; see the message about why")
             return fn(self.agent)
 
         def finished(result: Any) -> None:
@@ -251,7 +256,12 @@ class Session(QObject):
         self.worker.action(label, fn, on_done, on_error)
 
     def set_token(self, token: str, on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> None:
-        self.worker.action("Storing the credential", lambda: self.agent.set_token(token), on_done, on_error)
+        def store() -> None:
+            if self.agent is None:
+                raise EnvironmentProblem("relay has not started; the credential was not stored")
+            self.agent.set_token(token)
+
+        self.worker.action("Storing the credential", store, on_done, on_error)
 
     def open_watched_folder(self) -> bool:
         if not self.config.watches:
@@ -271,27 +281,30 @@ class Session(QObject):
 
     def apply_config(self, config: Config) -> None:
         """Restart the agent with ``config``; if it cannot start, go back to the previous one."""
-        old_agent, old_config = self.agent, self.config
-        new_agent = self.factory(config)
-        self.bridge.attach(new_agent.events)
-        self.agent, self.config = new_agent, config
+        old_config = self.config
+        self.config = config
         self.running = False
         self.reader_update(config)
 
-        def job() -> None:
-            old_agent.stop()
-            new_agent.start()
+        def job() -> dict[str, Any] | None:
+            if self.agent is not None:
+                self.agent.stop()
+                self.agent = None
+            return self._make_and_start(config)
+
+        def done(sender: dict[str, Any] | None) -> None:
+            self._on_started(sender)
+            self.message.emit("Settings applied: sending restarted with them.")
 
         def failed(exc: BaseException) -> None:
             self.message.emit(f"relay could not start with the new settings ({exc}); it keeps the previous "
                               "settings until it is restarted.")
-            self.agent, self.config = self.factory(old_config), old_config
+            self.config = old_config
             self.reader_update(old_config)
+            self.configChanged.emit(old_config)
             self.start()
 
-        self.worker.action("Restarting sending with the new settings", job,
-                           lambda _: (self._on_started(None), self.message.emit("Settings applied: sending "
-                                                                                "restarted with them.")), failed)
+        self.worker.action("Restarting sending with the new settings", job, done, failed)
         self.configChanged.emit(config)
 
     def reader_update(self, config: Config) -> None:

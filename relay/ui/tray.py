@@ -93,7 +93,8 @@ class Tray(QObject):
         self.show_look(words.look(stats), words.tooltip(stats))
 
     def notify(self, notice: Notice) -> None:
-        if self.icon is None:
+        supports = getattr(self.icon, "supportsMessages", None)
+        if self.icon is None or (supports is not None and not supports()):
             if self._fallback is not None:
                 self._fallback(notice)
             return

@@ -6,13 +6,12 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
     QProgressBar,
-    QSizePolicy,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -31,6 +30,7 @@ from relay.ui.summary import SummaryBar
 log = logging.getLogger("relay.ui")
 
 MESSAGE_MS = 12_000
+OUTBOX_LABEL_WIDTH = 320
 
 
 class MainWindow(QMainWindow):
@@ -82,11 +82,8 @@ class MainWindow(QMainWindow):
         self.busy.hide()
         self.busy_label = QLabel()
         self.sender_label = QLabel()
-        self.outbox_label = QLabel(f"Outbox: {session.config.store.path}")
-        self.outbox_label.setToolTip(str(session.config.store.path))
-        # A long path is cut rather than widening the window; the tooltip has all of it.
-        self.outbox_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.outbox_label.setMinimumWidth(120)
+        self.outbox_label = QLabel()
+        self._show_outbox(session.config.store.path)
         sb = self.statusBar()
         sb.addWidget(self.busy)
         sb.addWidget(self.busy_label)
@@ -104,8 +101,7 @@ class MainWindow(QMainWindow):
         session.statsChanged.connect(self._stats_changed)
         session.message.connect(self.show_message)
         session.worker.busyChanged.connect(self._busy_changed)
-        session.configChanged.connect(
-            lambda c: self.outbox_label.setText(f"Outbox: {c.store.path}"))
+        session.configChanged.connect(lambda c: self._show_outbox(c.store.path))
         self.panel.model.pageLoaded.connect(self._check_populated)
         self._populated = False
 
@@ -131,6 +127,13 @@ class MainWindow(QMainWindow):
         for name, splitter in self.panel.splitters().items():
             s.setValue(f"splitters/{name}", splitter.saveState())
         s.sync()
+
+    def _show_outbox(self, path: object) -> None:
+        # A long path is shortened in the middle rather than widening the window; the tooltip has it all.
+        text = QFontMetrics(self.outbox_label.font()).elidedText(f"Outbox: {path}", Qt.TextElideMode.ElideMiddle,
+                                                                 OUTBOX_LABEL_WIDTH)
+        self.outbox_label.setText(text)
+        self.outbox_label.setToolTip(str(path))
 
     def _tab_order(self) -> None:
         p = self.panel

@@ -108,7 +108,7 @@ def make_app(qtbot, lab, agent_factory, prompts):
 
     def build(*, tray: bool = True, factory=None, wait: bool = True) -> RelayApp:
         app = RelayApp(lab.config, agent_factory=factory or agent_factory, tray_available=tray,
-                       tray_factory=FakeTray, prompts=prompts)
+                       tray_factory=FakeTray, prompts=prompts, clock=lab.clock)
         made.append(app)
         app.session.min_refresh_s = 0.02  # tests wait for refreshes; the coalescing test sets it back
         qtbot.addWidget(app.window)
