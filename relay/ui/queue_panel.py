@@ -478,5 +478,8 @@ class QueuePanel(QWidget):
             return
         if path.suffix == "":
             path = path.with_suffix(".csv")
-        self.session.run_action(f"Exporting {len(items):,} result(s)", lambda: export_items(items, path),
+        ids = [i.id for i in items]
+        reader = self.session.reader
+        self.session.run_action(f"Exporting {len(items):,} result(s)",
+                                lambda: export_items(reader.items_by_id(ids), path),
                                 lambda n: self.session.message.emit(f"Exported {n:,} result(s) to {path}."))

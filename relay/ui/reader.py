@@ -4,14 +4,14 @@ The window's questions (pages of a million rows, searches that scan, the status 
 read-only connection to the outbox, so they never hold the agent's connection while it writes,
 and the window can show the queue while the agent is still starting (its integrity check of a
 large outbox takes seconds). The queries are the store's own (``relay.store.queries``). Called
-from the worker's read lane only.
+from the worker's threads (the connection is serialised by the store's lock).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -125,7 +125,8 @@ class ItemSource:
             want = limit - len(rows)
             got = self.reader.box.list_items(state=self.states[segment], limit=want, offset=offset,
                                              search=self.search)
-            rows += got
+            # The list holds no result content: the detail pane and exports read it by id.
+            rows += [replace(item, payload=None) for item in got]
             if len(got) < want:
                 segment, offset = segment + 1, 0
             else:

@@ -114,6 +114,11 @@ class SettingsDialog(QDialog):
         self.token.setAccessibleName("Credential")
         self.errors: dict[str, QLabel] = {k: _error_label() for k in
                                           ("url", "client", "format", "auth", "batch_max_items", "token")}
+        self.token_note = QLabel("RELAY_TOKEN is set in the environment of this app; it is used instead of a "
+                                 "stored credential.")
+        self.token_note.setWordWrap(True)
+        self.token_note.setEnabled(False)
+        self.token_note.setVisible(bool(os.environ.get("RELAY_TOKEN")))
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, widget, key in (("Intake URL", self.url, "url"), ("Client", self.client, "client"),
@@ -124,6 +129,8 @@ class SettingsDialog(QDialog):
             box.setSpacing(2)
             box.addWidget(widget)
             box.addWidget(self.errors[key])
+            if key == "token":
+                box.addWidget(self.token_note)
             form.addRow(label, box)
         self.test_button = QPushButton("&Test connection")
         self.test_button.clicked.connect(self.test_connection)

@@ -134,6 +134,7 @@ def test_the_real_agent_and_the_real_stub(qtbot, tmp_path, monkeypatch, prompts)
 
             # Test connection says the same, in plain words, without sending anything.
             dialog = app.open_settings()
+            assert dialog.token_note.isVisibleTo(dialog)  # RELAY_TOKEN wins over a stored credential
             dialog.test_button.click()
             qtbot.waitUntil(lambda: dialog.last_probe is not None, timeout=10_000)
             assert "rejected the credential (401)" in dialog.test_result.text()

@@ -195,6 +195,7 @@ def test_cells_say_things_in_words(qtbot, worker, lab):
     model.set_source(ItemSource(reader, ("failed",)))
     loaded(qtbot, model)
     row = model.row(0)
+    assert row.payload is None  # the list holds no result content; the detail pane reads it by id
     col = {c.key: i for i, c in enumerate(ITEM_COLUMNS)}
     text = lambda key: model.data(model.index(0, col[key]))  # noqa: E731
     assert text("source") == f"{row.source_name}, line {row.line}"

@@ -33,6 +33,7 @@ def test_the_form_shows_the_file(dialog, lab):
     assert [dialog.folders.item(i).text() for i in range(dialog.folders.count())] == ["inbox"]
     assert [dialog.windows.item(0, c).text() for c in range(4)] == ["sun", "02:00", "04:00", "America/New_York"]
     assert dialog.token.text() == "" and dialog.token.placeholderText() == "not set"
+    assert not dialog.token_note.isVisibleTo(dialog)  # RELAY_TOKEN is not set here
 
 
 def test_errors_are_shown_next_to_their_fields_and_nothing_is_written(qtbot, dialog, lab):
