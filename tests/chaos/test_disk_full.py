@@ -9,19 +9,26 @@ person must be able to see why, and once there is room again everything goes thr
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
+import signal
+import subprocess
+import tempfile
 import threading
+
+import httpx
 
 import pytest
 
 from relay.agent import Agent
 from relay.config import from_dict
-from relay.errors import OutboxFull
+from relay.errors import EnvironmentProblem, OutboxFull
 from relay.ingest.files import ingest_file
 from relay.samples import simple_report_rows, write_simple_report
 from relay.store.outbox import Outbox
 from tests.helpers.builders import new_item
-from tests.chaos.support import wait_until
+from tests.chaos.support import free_port, relay_cmd, relay_env, wait_until
 from tests.helpers.stub_server import http_client, stub_server
 
 TOKEN = "disk-full-token-0123456789"
@@ -143,3 +150,128 @@ def test_full_at_the_first_row_of_a_new_layout_rolls_back_at_once(tmp_path):
         assert ingest_file(box, path, client="c", source="test", now=3.0, report_dir=tmp_path).accepted == 5
     finally:
         box.close()
+
+
+TMPFS = 'mount -t tmpfs -o size="$1",mode=0700 tmpfs "$2" && shift 2 && exec "$@"'
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_filesystems_work() -> bool:
+    if not (shutil.which("unshare") and shutil.which("nsenter")):
+        return False
+    with tempfile.TemporaryDirectory() as probe:
+        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", TMPFS, "sh", "64k", probe,
+                              "sh", "-c", 'df -k "$0" | tail -1', probe], capture_output=True, text=True, timeout=30)
+    return out.returncode == 0 and "tmpfs" in out.stdout
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_under_relay_run(tmp_path, figures):
+    """The outbox on a real filesystem that fills up (ENOSPC): a 2.5 MB tmpfs mounted over the outbox
+    folder in a private mount namespace that only `relay run` lives in (it vanishes with the process),
+    then made larger from outside with `nsenter ... mount -o remount`."""
+    if not tiny_filesystems_work():
+        pytest.skip("needs root, `unshare --mount` and `nsenter` to give relay a tiny filesystem of its own")
+    store, inbox = tmp_path / "store", tmp_path / "inbox"
+    store.mkdir()
+    inbox.mkdir()
+    port = free_port()
+    cfg = tmp_path / "relay.toml"
+    stderr = tmp_path / "relay-run.stderr"
+    with stub_server(token=TOKEN) as stub:
+        cfg.write_text(f'[intake]\nurl = "{stub.url}"\nbatch_max_items = 50\ntimeout_s = 5\n'
+                       '[store]\npath = "store/outbox.db"\n[[watch]]\nfolder = "inbox"\nsettle_s = 0\n'
+                       f'[listener]\nport = {port}\n[delivery]\nretry_initial_s = 0.05\nretry_max_s = 0.5\n',
+                       encoding="utf-8")
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", TMPFS, "sh",
+                                     "2560k", str(store), *relay_cmd(cfg, "run")],
+                                    env=relay_env(tmp_path / "home", TOKEN), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            with http_client(f"http://127.0.0.1:{port}", timeout=30) as http:
+                def up():
+                    try:
+                        return http.get("/healthz").status_code == 200
+                    except httpx.TransportError:
+                        return proc.poll() is not None
+                wait_until(up, 60, "relay run answering")
+                assert proc.poll() is None, stderr.read_text()
+
+                def post(row):
+                    return http.post("/v1/results", content=json.dumps(row).encode(),
+                                     headers={"content-type": "application/json"})
+
+                acknowledged, refused = [], []
+                for row in simple_report_rows(5000, seed=31):
+                    r = post(row)
+                    if r.status_code == 503:
+                        refused.append(row)
+                        if len(refused) == 3:
+                            break
+                    else:
+                        assert r.status_code == 202, r.text
+                        acknowledged.append(row)
+                assert refused, "the tiny filesystem never filled up"
+                # Space on a full disk comes and goes (a WAL checkpoint frees some): the file is either
+                # held in the inbox with the problem shown, or stored whole and moved.
+                held = drop(tmp_path, "while-full.csv", 40, seed=32)
+                shown = wait_until(lambda: "held" if any("disk is full" in p for p in http.get("/healthz").json()
+                                                         ["problems"]) else "stored" if not held.exists() else None,
+                                   30, "the file held with the problem shown, or stored")
+                assert shown == "stored" or held.exists()
+
+                grown = subprocess.run(["nsenter", "--target", str(proc.pid), "--mount", "mount", "-o",
+                                        "remount,size=64m", str(store)], capture_output=True, text=True, timeout=30)
+                assert grown.returncode == 0, grown.stderr
+                assert all(post(row).status_code == 202 for row in refused)
+                expected = len(acknowledged) + len(refused) + 40
+                wait_until(lambda: stub.stats()["unique_items"] == expected and not held.exists(), 120,
+                           "everything delivered once the disk had room")
+                snap = wait_until(lambda: (s := http.get("/healthz").json())["pending"] == s["sending"] == 0
+                                  and not s["problems"] and s, 60, "the outbox drained and the problem cleared")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+        stats = stub.stats()
+    log = stderr.read_text(errors="replace")
+    figures(f"real ENOSPC on a 2.5 MB tmpfs: {len(acknowledged)} posts acknowledged before it was full, "
+            f"{len(refused)} refused with 503, the file dropped then {shown}; after growing it: {snap['sent']} sent, "
+            f"intake unique {stats['unique_items']}, duplicates {stats['duplicates_received']}")
+    assert code == 0 and "Traceback" not in log, log[-3000:]
+    assert snap["sent"] == expected and stats["accepted_items"] == expected and stats["duplicates_received"] == 0
+
+
+def test_an_answer_the_outbox_cannot_take_is_recorded_on_the_next_step_not_sent_again(tmp_path):
+    """The intake accepted a batch, and just then the outbox could not write (full, or locked by
+    another program): the answer is kept and recorded as soon as the outbox takes it, instead of the
+    batch staying leased until its lease runs out (then to be sent again)."""
+    import sqlite3
+
+    from relay.clock import FakeClock
+    from relay.delivery.sender import Sender
+
+    db = tmp_path / "outbox.db"
+    blocker = sqlite3.connect(db, isolation_level=None, timeout=0.1)
+    requests = []
+
+    def intake(request):
+        requests.append(request.headers["idempotency-key"])
+        blocker.execute("BEGIN IMMEDIATE")  # the outbox cannot write until it lets go
+        return httpx.Response(201, json={"id": "receipt-1"})
+
+    config = from_dict({"intake": {"url": "http://127.0.0.1:9/api/waters"}, "store": {"path": str(db)}}, None)
+    with Outbox(db) as box:
+        box.db.conn.execute("PRAGMA busy_timeout = 100")
+        clock = FakeClock()
+        box.add_items([new_item(1), new_item(2)], source="test", client="c", now=clock.now())
+        sender = Sender(box, config, client=httpx.Client(transport=httpx.MockTransport(intake)), clock=clock,
+                        token=lambda: "t")
+        with pytest.raises(EnvironmentProblem, match="locked"):
+            sender.step()
+        blocker.execute("ROLLBACK")
+        assert sender.step() == 0.0
+        assert box.counts().by_state["sent"] == 2 and box.get_item(1).receipt == "receipt-1"
+        sender.step()
+    blocker.close()
+    assert len(requests) == 1, "the batch was sent again"
