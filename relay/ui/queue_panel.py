@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,51 +34,9 @@ from relay.ui.models import DUPLICATE_COLUMNS, FILE_COLUMNS, ITEM_COLUMNS, Paged
 from relay.ui.prompts import Prompts
 from relay.ui.reader import DuplicateSource, FileSource, ItemSource, Source
 from relay.ui.session import Session
+from relay.ui.views import VIEW_DOTS, VIEWS, WIDTHS, ViewSpec, fit_columns, view_total
 
 SEARCH_DELAY_MS = 350
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    key: str
-    title: str
-    kind: str  # items | duplicates | files
-    states: tuple[str, ...] = ()
-    hidden: tuple[str, ...] = ()  # columns that say nothing in this view
-    dot: str | None = None  # accent shown next to the count when it is not zero
-    last_min: int = 260  # the last visible column (reason or receipt) keeps at least this width
-
-
-VIEWS = (
-    ViewSpec("pending", "Pending", "items", ("sending", "pending"), hidden=("receipt",)),
-    ViewSpec("failed", "Failed", "items", ("failed",), hidden=("state", "next", "receipt"), dot="failed",
-             last_min=420),
-    ViewSpec("dead", "Dead-letter", "items", ("dead",), hidden=("state", "next", "receipt"), dot="dead",
-             last_min=420),
-    ViewSpec("sent", "Sent", "items", ("sent",), hidden=("state", "next", "reason")),
-    ViewSpec("duplicates", "Duplicates skipped", "duplicates"),
-    ViewSpec("files", "Files", "files"),
-)
-VIEW_DOTS = {"pending": "pending", "failed": "none", "dead": "none", "sent": "sent", "duplicates": "duplicate",
-             "files": "duplicate"}
-WIDTHS = {"received": 122, "source": 185, "tracking": 150, "state": 90, "attempts": 66, "next": 110,
-          "reason": 160, "seen": 122, "original": 110, "original_state": 100, "original_file": 220, "name": 230,
-          "outcome": 100, "accepted": 66, "duplicates": 82, "rejected": 100, "moved": 260, "receipt": 280}
-
-
-FIT_SAMPLE_ROWS = 100  # measured from the text itself: Qt's resize-to-contents asks every cell, slowly
-CELL_PADDING = 16
-FIT_COLUMNS = {"source": (140, 260), "tracking": (110, 290), "original_file": (140, 260), "name": (140, 280)}
-
-
-def view_total(spec: ViewSpec, stats: dict[str, Any]) -> int | None:
-    if not stats:
-        return None
-    if spec.kind == "items":
-        return sum(int(stats.get(s, 0)) for s in spec.states)
-    if spec.kind == "duplicates":
-        return int(stats.get("duplicates", 0))
-    return int(stats.get("files_processed", 0)) + int(stats.get("files_rejected", 0))
 
 
 class QueuePanel(QWidget):
@@ -271,39 +228,13 @@ class QueuePanel(QWidget):
         model.pageLoaded.connect(self._update_count)
         model.pageLoaded.connect(self._selection_changed)
         model.loadFailed.connect(self._load_failed)
-        model.pageLoaded.connect(lambda t=table, m=model, v=spec: self._fit_columns(t, m, v.last_min))
+        model.pageLoaded.connect(lambda t=table, m=model, v=spec: fit_columns(t, m, v.last_min,
+                                                                                 self.session.clock.now()))
         self.models[spec.key] = model
         self.tables[spec.key] = table
         self.stack.addWidget(table)
         self._load(spec)
         return table
-
-    def _fit_columns(self, table: QTableView, model: PagedModel, last_min: int) -> None:
-        """Once, when the first rows arrive: the text columns as wide as their content, within
-        bounds, and narrower again if the last column (the reason, or the receipt) would get less
-        than ``last_min`` of the visible width."""
-        if table.property("fitted") or not model.rowCount():
-            return
-        table.setProperty("fitted", True)
-        fit = [i for i, col in enumerate(model.columns) if col.key in FIT_COLUMNS and not table.isColumnHidden(i)]
-        metrics = table.fontMetrics()
-        now = self.session.clock.now()
-        sample = [model.row(r) for r in range(min(model.rowCount(), FIT_SAMPLE_ROWS))]
-        for i in fit:
-            col = model.columns[i]
-            low, high = FIT_COLUMNS[col.key]
-            widest = max(metrics.horizontalAdvance(col.text(row, now)) for row in sample)
-            table.setColumnWidth(i, max(low, min(high, widest + CELL_PADDING)))
-        visible = [i for i in range(model.columnCount()) if not table.isColumnHidden(i)]
-        if not visible:
-            return
-        others = sum(table.columnWidth(i) for i in visible[:-1])
-        over = others + last_min - table.viewport().width()
-        if over > 0 and fit:
-            spare = {i: table.columnWidth(i) - FIT_COLUMNS[model.columns[i].key][0] for i in fit}
-            total = sum(spare.values()) or 1
-            for i in fit:
-                table.setColumnWidth(i, table.columnWidth(i) - min(spare[i], round(over * spare[i] / total)))
 
     def _load(self, spec: ViewSpec) -> None:
         search = self._search_text() if spec.kind != "duplicates" else ""

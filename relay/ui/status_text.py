@@ -177,6 +177,8 @@ def look(stats: dict[str, Any], tz: tzinfo | None = None) -> Look:
     waiting = stats.get("pending", 0) + stats.get("sending", 0)
     if waiting:
         return Look(SENDING, f"Sending {count(waiting, 'result')}")
+    if not stats.get("sent"):
+        return Look(DELIVERED, "Nothing to send yet")
     return Look(DELIVERED, "All results delivered")
 
 

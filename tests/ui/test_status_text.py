@@ -24,6 +24,7 @@ def stats(**over):
 
 @pytest.mark.parametrize("over, kind, headline", [
     ({}, words.DELIVERED, "All results delivered"),
+    ({"sent": 0}, words.DELIVERED, "Nothing to send yet"),
     ({"pending": 12, "sender": {"state": "sending"}}, words.SENDING, "Sending 12 results"),
     ({"pending": 1}, words.SENDING, "Sending 1 result"),
     ({"pending": 5, "in_maintenance_window": True, "maintenance_until": iso(T0 + 3600)}, words.WAITING,
