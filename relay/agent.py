@@ -86,6 +86,7 @@ class Agent:
         self._started = False
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
+        self._problems_saved = True
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -160,9 +161,14 @@ class Agent:
                 self._problems.pop(key, None)
             else:
                 self._problems[key] = text
-            if changed and self.outbox is not None:
+            if (changed or not self._problems_saved) and self.outbox is not None:
                 values = list(self._problems.values())
-                self.outbox.set_control({PROBLEMS: json.dumps(values) if values else None})
+                try:
+                    self.outbox.set_control({PROBLEMS: json.dumps(values) if values else None})
+                    self._problems_saved = True
+                except EnvironmentProblem as exc:  # the disk is full, say: this process still shows it
+                    self._problems_saved = False
+                    log.warning("a problem could not be noted in the outbox for other processes: %s", exc)
         if changed:
             self.events.emit(Problem(key, text))
 
@@ -248,6 +254,8 @@ class Agent:
 
     def stats(self) -> dict[str, Any]:
         snap = snapshot(self.box, self.config.maintenance, self.clock.now())
+        with self._problems_lock:  # this process's own list, also when the outbox could not note it
+            snap["problems"] = list(self._problems.values())
         if self.sender is not None:
             st = self.sender.state
             snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
