@@ -275,3 +275,27 @@ def test_an_answer_the_outbox_cannot_take_is_recorded_on_the_next_step_not_sent_
         sender.step()
     blocker.close()
     assert len(requests) == 1, "the batch was sent again"
+
+
+def test_a_problem_the_outbox_cannot_note_does_not_stop_the_watcher(tmp_path):
+    """When the outbox cannot be written at all (here: another program holds its write lock; on a
+    real full disk the same), noting the watcher's problem in it fails too: the watcher must live on,
+    the agent still shows the problem, and the file is taken once the outbox can be written again."""
+    import sqlite3
+
+    (tmp_path / "inbox").mkdir()
+    config = from_dict({"store": {"path": str(tmp_path / "outbox.db")}, "listener": {"enabled": False},
+                        "watch": [{"folder": str(tmp_path / "inbox"), "settle_s": 0}]}, None)
+    with Agent(config) as agent:
+        agent.box.db.conn.execute("PRAGMA busy_timeout = 50")
+        blocker = sqlite3.connect(config.store.path, isolation_level=None, timeout=0.05)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            held = drop(tmp_path, "while-locked.csv", 10, seed=40)
+            snap = wait_until(lambda: (s := agent.stats())["problems"] and s, 30, "the problem shown")
+            assert any("locked" in p for p in snap["problems"]) and held.exists()
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        wait_until(lambda: not held.exists() and not agent.stats()["problems"], 30, "the file taken afterwards")
+        assert agent.stats()["pending"] == 10
