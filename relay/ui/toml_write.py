@@ -3,7 +3,8 @@
 The configuration is tables of scalars (``[intake]``), arrays of tables of scalars (``[[watch]]``)
 and, for generality, nested tables and arrays of scalars. ``tomllib`` reads it back to the same
 values (tested as a round trip). Comments in the file are not kept: the previous file is saved
-beside it as ``relay.toml.bak`` before it is replaced, atomically.
+beside it as ``relay.toml.bak`` before it is replaced, atomically. Both are readable by this user
+only: the file may hold the local listener's token.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+PRIVATE = 0o600
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
@@ -99,14 +101,15 @@ def write_file(path: Path, data: Mapping[str, Any]) -> Path | None:
     text = dumps(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = None
-    mode = 0o644
     if path.exists():
         backup = path.with_name(path.name + ".bak")
-        backup.write_bytes(path.read_bytes())
-        mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(path.read_bytes())
+        os.chmod(backup, PRIVATE)  # also when an older backup was there with a wider mode
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)  # created 0600
     try:
-        os.chmod(tmp, mode)
+        os.chmod(tmp, PRIVATE)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()

@@ -139,12 +139,14 @@ def test_check_catches_what_the_schema_cannot(tmp_path):
     assert errors == [] and config is not None and config.intake.client == "lab.north"
 
 
-def test_write_file_keeps_the_mode_and_leaves_no_temporary(tmp_path):
+def test_written_files_are_private_and_no_temporary_is_left(tmp_path):
     path = tmp_path / "relay.toml"
-    path.write_text("[intake]\n", encoding="utf-8")
-    path.chmod(0o640)
+    path.write_text("[listener]\ntoken = \"0123456789abcdef0123\"\n", encoding="utf-8")
+    path.chmod(0o644)
     write_file(path, {"intake": {"client": "x"}})
-    assert path.stat().st_mode & 0o777 == 0o640
+    assert path.stat().st_mode & 0o777 == 0o600  # the file may hold the listener's token
+    assert (tmp_path / "relay.toml.bak").stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["relay.toml", "relay.toml.bak"]
     fresh = tmp_path / "sub" / "new.toml"
     assert write_file(fresh, {"a": 1}) is None and tomllib.loads(fresh.read_text()) == {"a": 1}
+    assert fresh.stat().st_mode & 0o777 == 0o600
