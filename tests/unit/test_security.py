@@ -150,14 +150,15 @@ def test_log_files_are_private_also_after_rotation(tmp_path):
                 h.close()
 
 
-@pytest.mark.xfail(strict=True, reason="relay/ui/toml_write.py creates a new relay.toml with mode 0644; "
-                                       "the file may hold listener.token")
 def test_config_file_written_by_relay_is_private(tmp_path):
     from relay.ui.toml_write import write_file
 
     path = tmp_path / "config" / "relay.toml"
     write_file(path, {"listener": {"token": LISTENER_TOKEN}})
     assert private(path)
+    os.chmod(path, 0o644)  # made readable by hand, then saved again from the settings window
+    backup = write_file(path, {"listener": {"token": LISTENER_TOKEN}})
+    assert private(path) and backup is not None and private(backup)
 
 
 # -- no patient data in logs ------------------------------------------------------------------------
