@@ -144,9 +144,10 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
 
 def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentFactory = default_agent_factory,
          tray_available: bool | None = None, tray_factory: TrayFactory | None = None,
-         prompts: Prompts | None = None, view: str | None = None) -> int:
+         prompts: Prompts | None = None, view: str | None = None, hidden: bool = False) -> int:
     """Run the app; returns the process exit code. ``view`` opens that view first (pending,
-    failed, dead, sent, duplicates, files)."""
+    failed, dead, sent, duplicates, files); ``hidden`` starts in the tray only (at login), when
+    there is a tray."""
     started = time.perf_counter()
     qapp = _application()
     if screenshot is not None:
@@ -169,7 +170,7 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
 
     app.session.startFailed.connect(start_failed)
     app.window.populated.connect(lambda: log.info("window populated in %.2f s", time.perf_counter() - started))
-    app.start()
+    app.start(show_window=not hidden)
     try:
         code = qapp.exec()
     finally:

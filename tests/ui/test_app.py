@@ -76,18 +76,27 @@ def test_a_second_launch_brings_the_first_window_forward(qtbot, lab, agent_facto
 
 
 def test_main_runs_until_quit(qtbot, lab, agent_factory, agents):
-    FakeTray.instances.clear()
+    seen_visible: list[bool] = []
 
     def quit_when_running():
         apps = [t.parent().parent() for t in FakeTray.instances]  # FakeTray -> Tray -> RelayApp
         if apps and isinstance(apps[-1], RelayApp) and apps[-1].session.running:
+            seen_visible.append(apps[-1].window.isVisible())
             apps[-1].actions.quit.trigger()
         else:
             QTimer.singleShot(20, quit_when_running)
 
+    FakeTray.instances.clear()
     QTimer.singleShot(20, quit_when_running)
     assert main(lab.config, agent_factory=agent_factory, tray_available=True, tray_factory=FakeTray) == 0
-    assert agents[-1].started == 1 and agents[-1].stopped == 1
+    assert agents[-1].started == 1 and agents[-1].stopped == 1 and seen_visible == [True]
+
+    # started at login: in the tray only; sending starts all the same
+    FakeTray.instances.clear()
+    QTimer.singleShot(20, quit_when_running)
+    assert main(lab.config, agent_factory=agent_factory, tray_available=True, tray_factory=FakeTray,
+                hidden=True) == 0
+    assert agents[-1].started == 1 and agents[-1].stopped == 1 and seen_visible == [True, False]
 
 
 TOKEN = "ui-test-token-0123456789"
