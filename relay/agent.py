@@ -27,6 +27,7 @@ from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
+from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
 
 log = logging.getLogger("relay")
@@ -129,7 +130,10 @@ class Agent:
         log.info("agent started (outbox %s)", self.config.store.path)
 
     def _open_outbox(self) -> Outbox:
-        return Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
+        box = Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days,
+                     check="auto")
+        box.set_control({CLEAN_CLOSE: "0"})  # set back to "1" by a clean stop
+        return box
 
     def _make_sources(self) -> list[Any]:
         from relay.ingest.listener import Listener
@@ -184,6 +188,10 @@ class Agent:
             self._http = None
             self._owns_http = False
         if self.outbox is not None:
+            try:
+                self.outbox.set_control({CLEAN_CLOSE: "1"})
+            except RelayError as exc:  # disk full at the very end: the next start checks the file
+                log.warning("could not note the clean stop: %s", exc)
             self.outbox.close()
             self.outbox = None
         self._lock.release()

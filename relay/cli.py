@@ -73,7 +73,7 @@ def _config(args: argparse.Namespace) -> Config:
     return load(path, must_exist=bool(args.config) or path.exists())
 
 
-def _outbox(config: Config, *, check: bool = False) -> Any:
+def _outbox(config: Config, *, check: bool | str = False) -> Any:
     from relay.store.outbox import Outbox
 
     return Outbox(config.store.path, dedupe_window_days=config.delivery.dedupe_window_days, check=check)
@@ -165,7 +165,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     config = _config(args)
     rejected = missing = 0
     totals = [0, 0, 0]
-    with _outbox(config, check=True) as outbox:
+    with _outbox(config, check="auto") as outbox:
         for name in args.files:
             path = Path(name).expanduser().resolve()
             if not path.is_file():

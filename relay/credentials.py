@@ -14,7 +14,8 @@ ACCOUNT = "intake"
 MAX_LENGTH = 1200  # Windows Credential Manager caps a secret at about 1,280 characters
 
 
-def _backend_usable() -> bool:
+def backend_usable() -> bool:
+    """Whether this machine has a secure credential store relay may use."""
     kr = keyring.get_keyring()
     name = type(kr).__module__ + "." + type(kr).__name__
     return not (name.startswith("keyring.backends.fail") or name.startswith("keyring.backends.null")
@@ -22,7 +23,7 @@ def _backend_usable() -> bool:
 
 
 def _require_backend() -> None:
-    if not _backend_usable():
+    if not backend_usable():
         raise CredentialStoreUnavailable(
             "this machine has no secure credential store (OS keyring); relay will not keep the credential "
             "in a plain file. Set RELAY_TOKEN in the environment of the relay service instead."
@@ -33,7 +34,7 @@ def get_token(environ: dict[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
     if env.get("RELAY_TOKEN"):
         return env["RELAY_TOKEN"]
-    if not _backend_usable():
+    if not backend_usable():
         return None
     try:
         return keyring.get_password(SERVICE, ACCOUNT)

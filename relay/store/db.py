@@ -17,6 +17,7 @@ log = logging.getLogger("relay.store")
 
 BUSY_TIMEOUT_MS = 10_000
 CACHE_KIB = 8 * 1024
+CLEAN_CLOSE = "clean_close"  # control key: '1' once an agent stopped cleanly
 
 
 def translate(exc: sqlite3.Error, path: Path) -> Exception:
@@ -40,7 +41,7 @@ class Database:
     not blocked thanks to WAL.
     """
 
-    def __init__(self, path: Path, *, check: bool = True, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, check: bool | str = True, readonly: bool = False) -> None:
         self.path = path
         self.lock = threading.RLock()
         if not readonly:
@@ -61,7 +62,7 @@ class Database:
             # A bigger page cache than the 2 MB default for the duplicate-lookup index, still small
             # enough that memory stays flat however large the outbox grows.
             self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            if check:
+            if check is True or (check == "auto" and not self._closed_cleanly()):
                 self.integrity_check()
             if not readonly:
                 self.migrate()
@@ -80,6 +81,15 @@ class Database:
                 os.close(fd)
         except OSError as exc:
             raise EnvironmentProblem(f"cannot create the outbox at {path}: {exc.strerror}") from exc
+
+    def _closed_cleanly(self) -> bool:
+        """Whether the agent that last wrote here stopped cleanly (then the check, which reads the
+        whole file, can be skipped: seconds on a large outbox)."""
+        try:
+            row = self.conn.execute("SELECT value FROM control WHERE key = ?", (CLEAN_CLOSE,)).fetchone()
+        except sqlite3.DatabaseError:  # new, or not a relay outbox: the check tells which
+            return False
+        return bool(row and row[0] == "1")
 
     def integrity_check(self) -> None:
         rows = self.conn.execute("PRAGMA quick_check").fetchall()

@@ -45,9 +45,11 @@ class Outbox(BatchTransitions, Queries):
         path: Path | str,
         *,
         dedupe_window_days: float = 30.0,
-        check: bool = True,
+        check: bool | str = True,
         readonly: bool = False,
     ) -> None:
+        """``check``: True runs the integrity check, "auto" only when the last agent did not stop
+        cleanly, False never."""
         self.path = Path(path)
         self.db = Database(self.path, check=check, readonly=readonly)
         self.dedupe_window_s = dedupe_window_days * DAY

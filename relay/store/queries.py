@@ -77,9 +77,12 @@ class Queries:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_items(self, *, state: str | None = None, limit: int = 50, offset: int = 0,
-                   search: str | None = None) -> list[Item]:
-        """Newest first."""
+                   search: str | None = None, before_id: int | None = None) -> list[Item]:
+        """Newest first. ``before_id`` pages by key (cheap at any depth, stable while rows arrive)."""
         where, params = self._filter(state, search)
+        if before_id is not None:
+            where = f"{where} AND id < ?" if where else " WHERE id < ?"
+            params.append(before_id)
         with self.db.lock:
             return self._load_items(self.db.conn, f"{where} ORDER BY id DESC LIMIT ? OFFSET ?",
                                     [*params, limit, offset])
@@ -142,12 +145,33 @@ class Queries:
                 ).fetchall()
         return [FileRecord(*r) for r in rows]
 
-    def list_duplicates(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def count_files(self, *, search: str | None = None) -> int:
+        with self.db.lock:
+            if search:
+                return int(self.db.conn.execute("SELECT count(*) FROM files WHERE name LIKE ?",
+                                                (f"%{search}%",)).fetchone()[0])
+            return int(self.db.conn.execute("SELECT count(*) FROM files").fetchone()[0])
+
+    def count_duplicates(self, *, search: str | None = None) -> int:
+        where, params = self._duplicate_filter(search)
+        with self.db.lock:
+            return int(self.db.conn.execute(f"SELECT count(*) FROM duplicates d{where}", params).fetchone()[0])
+
+    @staticmethod
+    def _duplicate_filter(search: str | None) -> tuple[str, list[object]]:
+        if not search:
+            return "", []
+        return " WHERE (d.tracking_id = ? OR d.source_name LIKE ?)", [search, f"%{search}%"]
+
+    def list_duplicates(self, *, limit: int = 50, offset: int = 0,
+                        search: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._duplicate_filter(search)
         with self.db.lock:
             cur = self.db.conn.execute(
                 "SELECT d.id, d.seen_at, d.source, d.source_name, d.line, d.tracking_id, d.original_item_id, "
-                "i.state AS original_state, i.source_name AS original_source_name FROM duplicates d LEFT JOIN items i ON i.id = d.original_item_id "
-                "ORDER BY d.id DESC LIMIT ? OFFSET ?", (limit, offset))
+                "i.state AS original_state, i.source_name AS original_source_name FROM duplicates d "
+                f"LEFT JOIN items i ON i.id = d.original_item_id{where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset))
             names = [c[0] for c in cur.description]
             return [dict(zip(names, r)) for r in cur.fetchall()]
 

@@ -76,3 +76,25 @@ def test_listener_port_taken_is_a_problem_not_a_failed_start(tmp_path):
         with Agent(cfg) as agent:
             assert agent.listener is None
             assert any(str(port) in p or "port" in p for p in agent.stats()["problems"])
+
+
+def test_integrity_check_runs_only_after_an_unclean_stop(tmp_path, monkeypatch):
+    from relay.store.db import Database
+
+    calls = []
+    original = Database.integrity_check
+    monkeypatch.setattr(Database, "integrity_check", lambda self: (calls.append(1), original(self))[1])
+    with Agent(config(tmp_path)):
+        pass
+    assert len(calls) == 1  # a new outbox is checked
+    with Agent(config(tmp_path)):
+        pass
+    assert len(calls) == 1  # the last stop was clean: skipped
+    agent = Agent(config(tmp_path))
+    agent.start()
+    agent.outbox.close()  # as if the process died: no clean stop noted
+    agent.outbox = None
+    agent.stop()
+    with Agent(config(tmp_path)):
+        pass
+    assert len(calls) == 2

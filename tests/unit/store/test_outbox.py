@@ -335,3 +335,16 @@ def test_column_set_of_a_rolled_back_transaction_is_not_remembered(outbox):
     b = outbox.add_items([new_item(3, other)], source="listener", client="c", now=T0)
     assert outbox.get_item(a.ids[0]).columns == third and outbox.get_item(b.ids[0]).columns == other
     assert set(outbox._column_sets) >= {third, other}
+
+
+def test_keyset_paging_and_searchable_duplicates(outbox):
+    add(outbox, 5, source_name="a.csv")
+    page1 = outbox.list_items(limit=2)
+    page2 = outbox.list_items(limit=2, before_id=page1[-1].id)
+    assert [i.id for i in page1 + page2] == [5, 4, 3, 2]
+    assert [i.id for i in outbox.list_items(state="pending", limit=10, before_id=3)] == [2, 1]
+    outbox.add_items([new_item(0)], source="file", client="c", now=T0, source_name="copy.csv")
+    assert outbox.count_duplicates() == 1 and outbox.count_duplicates(search="copy") == 1
+    assert outbox.count_duplicates(search="id-0") == 1 and outbox.count_duplicates(search="nothing") == 0
+    assert outbox.list_duplicates(search="copy")[0]["source_name"] == "copy.csv"
+    assert outbox.count_files() == 0
