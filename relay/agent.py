@@ -24,7 +24,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
-from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged
+from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
