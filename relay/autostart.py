@@ -58,10 +58,10 @@ def launch_argv(config: str | None, *, executable: str | None = None, frozen: bo
             argv = [str(script)]
         else:
             argv = [str(exe), "-m", "relay"]
-    argv.append("gui")
     named = config or env.get("RELAY_CONFIG")
-    if named:
+    if named:  # a global option: it goes before the command
         argv += ["--config", str(Path(named).expanduser().resolve())]
+    argv += ["gui", "--hidden"]  # at login: the tray icon only, the window opens from it
     return argv
 
 

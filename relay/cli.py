@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--screenshot", metavar="FILE.png", help="render the main window to a PNG and exit")
     g.add_argument("--view", choices=["pending", "failed", "dead", "sent", "duplicates", "files"],
                    help="the view to open first")
+    g.add_argument("--hidden", action="store_true", help="start in the tray only (used when starting at login)")
 
     s = sub.add_parser("status", help="counts per state, pause and maintenance, last delivery")
     s.add_argument("--json", action="store_true")
@@ -223,7 +224,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"relay: the desktop app is not available in this installation ({exc})", file=sys.stderr)
         return 2
-    return gui_main(_config(args), screenshot=args.screenshot, view=args.view)
+    return gui_main(_config(args), screenshot=args.screenshot, view=args.view, hidden=args.hidden)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

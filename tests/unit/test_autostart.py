@@ -64,9 +64,9 @@ def test_enable_writes_a_desktop_entry_that_runs_this_relay(capsys, xdg, cfg):
     text = xdg.read_text(encoding="utf-8")
     assert text.startswith("[Desktop Entry]\n") and "Type=Application\n" in text and "Terminal=false\n" in text
     argv = exec_argv(xdg)
-    assert argv == launch_argv(str(cfg)) and argv[-3:] == ["gui", "--config", str(cfg)]
+    assert argv == launch_argv(str(cfg)) and argv[-4:] == ["--config", str(cfg), "gui", "--hidden"]
     assert Path(argv[0]).is_file() or argv[1:3] == ["-m", "relay"]
-    assert f'--config "{cfg}"' in text  # the folder name has a space: quoted, as the spec asks
+    assert f'--config "{cfg}" gui --hidden' in text  # the folder name has a space: quoted, as the spec asks
 
 
 @posix_only
@@ -112,7 +112,7 @@ def test_an_entry_switched_off_in_the_desktop_counts_as_disabled(capsys, xdg):
 def test_relay_config_from_the_environment_is_named(capsys, xdg, cfg, monkeypatch):
     monkeypatch.setenv("RELAY_CONFIG", str(cfg))
     run(capsys, "autostart", "enable")
-    assert exec_argv(xdg)[-2:] == ["--config", str(cfg)]
+    assert exec_argv(xdg)[-4:] == ["--config", str(cfg), "gui", "--hidden"]
 
 
 @posix_only
@@ -132,8 +132,8 @@ def test_the_installed_command_line_works(tmp_path, xdg):
                          text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     argv = exec_argv(xdg)
-    assert argv[-1] == "gui"
-    version = subprocess.run([*argv[:-1], "--version"], env=env, capture_output=True, text=True, timeout=60,
+    assert argv[-2:] == ["gui", "--hidden"]
+    version = subprocess.run([*argv[:-2], "--version"], env=env, capture_output=True, text=True, timeout=60,
                              check=False)
     assert version.returncode == 0 and version.stdout.startswith("relay ")
 
@@ -181,9 +181,9 @@ def test_desktop_entry_has_one_line_per_key():
 
 def test_a_frozen_build_runs_itself(tmp_path):
     exe = tmp_path / "relay" / "relay"
-    assert launch_argv(None, executable=str(exe), frozen=True, platform="linux", environ={}) == [str(exe), "gui"]
+    assert launch_argv(None, executable=str(exe), frozen=True, platform="linux", environ={}) == [str(exe), "gui", "--hidden"]
     assert launch_argv("site.toml", executable=str(exe), frozen=True, platform="linux", environ={}) == \
-        [str(exe), "gui", "--config", str(Path("site.toml").resolve())]
+        [str(exe), "--config", str(Path("site.toml").resolve()), "gui", "--hidden"]
 
 
 def test_a_frozen_windows_build_prefers_its_windowless_twin(tmp_path):
@@ -198,20 +198,20 @@ def test_from_python_the_console_script_or_python_dash_m(tmp_path):
     python = tmp_path / "bin" / "python"
     python.parent.mkdir()
     assert launch_argv(None, executable=str(python), frozen=False, platform="linux", environ={}) == \
-        [str(python), "-m", "relay", "gui"]
+        [str(python), "-m", "relay", "gui", "--hidden"]
     (tmp_path / "bin" / "relay").write_bytes(b"")
     assert launch_argv(None, executable=str(python), frozen=False, platform="linux", environ={}) == \
-        [str(tmp_path / "bin" / "relay"), "gui"]
+        [str(tmp_path / "bin" / "relay"), "gui", "--hidden"]
 
 
 def test_from_python_on_windows_pythonw_keeps_the_console_away(tmp_path):
     python = tmp_path / "python.exe"
     (tmp_path / "relay.exe").write_bytes(b"")
     assert launch_argv(None, executable=str(python), frozen=False, platform="win32", environ={}) == \
-        [str(tmp_path / "relay.exe"), "gui"]
+        [str(tmp_path / "relay.exe"), "gui", "--hidden"]
     (tmp_path / "pythonw.exe").write_bytes(b"")
     assert launch_argv(None, executable=str(python), frozen=False, platform="win32", environ={}) == \
-        [str(tmp_path / "pythonw.exe"), "-m", "relay", "gui"]
+        [str(tmp_path / "pythonw.exe"), "-m", "relay", "gui", "--hidden"]
 
 
 # --- macOS: the LaunchAgent ---------------------------------------------------------------------
@@ -236,7 +236,7 @@ def test_launch_agent_file_enable_status_disable(capsys, tmp_path, monkeypatch):
 
     assert autostart.command("enable", "/Users/ana/relay.toml", platform="darwin") == 0
     agent = plistlib.loads(plist.read_bytes())
-    assert agent["ProgramArguments"][-3:] == ["gui", "--config", "/Users/ana/relay.toml"]
+    assert agent["ProgramArguments"][-4:] == ["--config", "/Users/ana/relay.toml", "gui", "--hidden"]
     log = Path(agent["StandardOutPath"])
     assert log.parent.is_dir() and log.is_relative_to(tmp_path)  # RELAY_HOME's logs folder, made for launchd
     capsys.readouterr()
@@ -244,7 +244,7 @@ def test_launch_agent_file_enable_status_disable(capsys, tmp_path, monkeypatch):
     assert "(it already was)" in capsys.readouterr().out
     assert autostart.command("status", "/Users/ana/relay.toml", platform="darwin") == 0
     out = capsys.readouterr().out
-    assert "start at login: enabled" in out and "gui --config /Users/ana/relay.toml" in out
+    assert "start at login: enabled" in out and "--config /Users/ana/relay.toml gui --hidden" in out
 
     assert autostart.command("disable", None, platform="darwin") == 0
     assert not plist.exists() and "removed" in capsys.readouterr().out
