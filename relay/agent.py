@@ -99,7 +99,8 @@ class Agent:
                 self.outbox = self._open_outbox()
             except OutboxDamaged as exc:
                 aside = set_aside(self.config.store.path, self.clock.now())
-                log.error("%s; moved aside to %s and a new outbox started", exc, aside.name)
+                detail = str(exc).split("; it has been left as it is")[0]
+                log.error("%s; the file is kept, renamed to %s, and a new outbox was started", detail, aside.name)
                 damaged_note = (f"The outbox was damaged and has been kept aside as {aside}; the results in it "
                                 f"were not sent. Ask your administrator to recover them (sqlite3 \"{aside}\" .recover).")
                 self.outbox = self._open_outbox()

@@ -68,7 +68,7 @@ def test_damaged_outbox_is_kept_aside_and_relay_works_on(tmp_path, how, figures)
     assert any("damaged" in p and str(aside[0]) in p and ".recover" in p for p in snap["problems"]), snap
     log = stderr.read_text()
     assert "Traceback" not in log
-    said = [line for line in log.splitlines() if "moved aside" in line]
+    said = [line for line in log.splitlines() if "a new outbox was started" in line]
     assert len(said) == 1 and "damaged" in said[0] and aside[0].name in said[0], log
     with Outbox(db) as fresh:  # passes its integrity check on open
         assert fresh.counts().by_state["sent"] == 20
