@@ -148,4 +148,4 @@ def test_autostart_names_the_frozen_program(program, site):
     config, env = site
     out = run(program, env, "--config", str(config), "autostart", "status")
     assert out.returncode == 0, out.stderr
-    assert f"would run: {program} gui --config {config}" in out.stdout
+    assert f"would run: {program} --config {config} gui --hidden" in out.stdout
