@@ -398,7 +398,8 @@ class FileTransaction:
             if original is not None:
                 dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
                 continue
-            known[content_hash] = -1  # a second copy inside this chunk: resolved after the insert
+            if self._outbox.dedupe_window_s > 0:
+                known[content_hash] = -1  # a second copy inside this chunk: resolved after the insert
             inserts.append((source, name, self.file_id, line, self._client, tracking_id, content_hash, self._cs_id,
                             payload, self._group, now, now, now))
         if inserts:
@@ -417,12 +418,12 @@ class FileTransaction:
         if exc_type is None and self.already_known is None:
             try:
                 self._flush()
+                self._conn.execute(
+                    "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
+                    "WHERE id = ?",
+                    (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
+                )
             except BaseException as flush_exc:
                 self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
                 raise
-            self._conn.execute(
-                "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
-                "WHERE id = ?",
-                (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
-            )
         return self._tx.__exit__(exc_type, exc, tb)

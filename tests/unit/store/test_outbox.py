@@ -348,3 +348,13 @@ def test_keyset_paging_and_searchable_duplicates(outbox):
     assert outbox.count_duplicates(search="id-0") == 1 and outbox.count_duplicates(search="nothing") == 0
     assert outbox.list_duplicates(search="copy")[0]["source_name"] == "copy.csv"
     assert outbox.count_files() == 0
+
+
+def test_repeated_rows_with_no_duplicate_window_are_all_kept(tmp_path):
+    box = Outbox(tmp_path / "nowindow.db", dedupe_window_days=0)
+    with box.file_transaction(name="f.csv", path=None, file_hash="h", size=1, source="watch", client="c",
+                              columns=COLUMNS, now=T0) as tx:
+        tx.add(2, '["a","b","c"]', "a", "same")
+        tx.add(3, '["a","b","c"]', "a", "same")
+    assert box.count_items() == 2 and box.counts().duplicates == 0
+    box.close()
