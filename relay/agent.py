@@ -26,7 +26,7 @@ from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
 from relay.instance import InstanceLock
-from relay.status import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
+from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
 
@@ -230,7 +230,7 @@ class Agent:
 
     def resume(self) -> None:
         now = self.clock.now()
-        self.box.set_control({PAUSED_BY: None, PAUSED_REASON: None, UNAVAILABLE_UNTIL: None})
+        self.box.set_control({PAUSED_BY: None, PAUSED_REASON: None, PAUSED_PROBE: None, UNAVAILABLE_UNTIL: None})
         self.box.audit("resume", now=now)
         self.events.emit(Resumed(now))
         if self.sender is not None:

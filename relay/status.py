@@ -14,6 +14,7 @@ from relay.store.outbox import Outbox
 # Keys in the outbox's control table.
 PAUSED_BY = "paused_by"  # "person" | "intake"
 PAUSED_REASON = "paused_reason"
+PAUSED_PROBE = "paused_probe"  # "0": the intake retired this sender, only a person resumes
 UNAVAILABLE_UNTIL = "unavailable_until"  # the intake said 503/429 with Retry-After
 PROBLEMS = "problems"  # JSON list of plain-words problems (folders missing, disk full, ...)
 

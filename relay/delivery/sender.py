@@ -25,7 +25,7 @@ from relay.delivery.maintenance import maintenance_until
 from relay.delivery.wire import BUILDERS, headers
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
-from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL
+from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, UNAVAILABLE_UNTIL
 from relay.store.models import Batch
 from relay.store.outbox import Outbox
 
@@ -161,6 +161,8 @@ class Sender:
             self._set_state("paused", control.get(PAUSED_REASON), None)
             return 60.0
         if paused_by == "intake":
+            if self._next_probe == 0.0 and control.get(PAUSED_PROBE) == "0":
+                self._next_probe = float("inf")  # retired sender, from an earlier run: still a person's call
             if self._next_probe == 0.0:  # paused by an earlier run: a restart resumes at once
                 self._resume(now)
             elif self._next_probe == float("inf"):  # retired sender: only a person resumes
@@ -242,7 +244,7 @@ class Sender:
             log.warning("waiting times set by a clock that was ahead were reset (%d)", n)
 
     def _control(self) -> dict[str, str]:
-        keys = (PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL)
+        keys = (PAUSED_BY, PAUSED_REASON, PAUSED_PROBE, UNAVAILABLE_UNTIL)
         return {k: v for k in keys if (v := self.outbox.get_control(k)) is not None}
 
     def _post(self, batch: Batch, token: str | None) -> Decision:
@@ -335,17 +337,18 @@ class Sender:
 
     def _pause_by_intake(self, now: float, reason: str, *, probe: bool = True) -> None:
         self._next_probe = now + self.config.delivery.probe_interval_s if probe else float("inf")
-        if self._control().get(PAUSED_REASON) != reason:
+        if self.outbox.pause_by_intake(reason, probe=probe):
             log.warning("sending paused: %s", reason)
-            self.outbox.set_control({PAUSED_BY: "intake", PAUSED_REASON: reason})
             self.events.emit(Paused("intake", reason, now))
         self._set_state("paused", reason, self._next_probe if probe else None)
 
     def _resume(self, now: float) -> None:
+        """After a delivery (or at start): lift the intake's pause and a Retry-After that has passed;
+        a person's pause, or a Retry-After another answer just set, stays."""
         self._next_probe = 0.0
-        self.outbox.set_control({PAUSED_BY: None, PAUSED_REASON: None, UNAVAILABLE_UNTIL: None})
-        log.info("sending resumed")
-        self.events.emit(Resumed(now))
+        if self.outbox.clear_intake_pause(now=now):
+            log.info("sending resumed")
+            self.events.emit(Resumed(now))
 
     def credentials_changed(self) -> None:
         """A new credential was stored: try again at once."""

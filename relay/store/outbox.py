@@ -322,6 +322,35 @@ class Outbox(BatchTransitions, Queries):
                         (key, value),
                     )
 
+    def pause_by_intake(self, reason: str, *, probe: bool) -> bool:
+        """Record that the intake stopped sending (credentials, retired sender). A person's pause is
+        never replaced. Returns True when this is news (not the same pause already recorded)."""
+        with self.db.transaction() as conn:
+            ctl = dict(conn.execute("SELECT key, value FROM control WHERE key IN (?, ?)",
+                                    ("paused_by", "paused_reason")).fetchall())
+            if ctl.get("paused_by") == "person" or (ctl.get("paused_by") == "intake"
+                                                    and ctl.get("paused_reason") == reason):
+                return False
+            conn.executemany("INSERT INTO control (key, value) VALUES (?, ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                             [("paused_by", "intake"), ("paused_reason", reason),
+                              ("paused_probe", "1" if probe else "0")])
+        return True
+
+    def clear_intake_pause(self, *, now: float) -> bool:
+        """Lift what the intake imposed, and only that: its pause, and a Retry-After that has passed.
+        A person's pause stays. Returns True when a pause was lifted."""
+        with self.db.transaction() as conn:
+            ctl = dict(conn.execute("SELECT key, value FROM control WHERE key IN (?, ?)",
+                                    ("paused_by", "unavailable_until")).fetchall())
+            lifted = ctl.get("paused_by") == "intake"
+            if lifted:
+                conn.execute("DELETE FROM control WHERE key IN ('paused_by', 'paused_reason', 'paused_probe')")
+            until = ctl.get("unavailable_until")
+            if until is not None and float(until) <= now:
+                conn.execute("DELETE FROM control WHERE key = 'unavailable_until'")
+        return lifted
+
     def audit(self, action: str, *, now: float, actor: str = "person", detail: str | None = None) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)", (now, actor, action, detail))

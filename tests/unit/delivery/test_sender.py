@@ -341,3 +341,23 @@ def test_clock_going_back_makes_waiting_batches_due(env):
     clock.set(clock.now() - 86400)  # the wall clock is corrected by a day
     sender.step()
     assert states(box) == {"sent": 1} and len(intake.requests) == 2
+
+
+def test_a_late_delivery_does_not_lift_a_person_pause_or_a_fresh_retry_after(env):
+    box, sender, intake, clock, _ = env(ok())
+    fill(box, clock, 1)
+    box.set_control({"paused_by": "person", "paused_reason": "lab closed", UNAVAILABLE_UNTIL: repr(clock.now() + 60)})
+    sender._resume(clock.now())  # what an answer arriving from a request already in flight does
+    assert box.get_control(PAUSED_BY) == "person"
+    assert float(box.get_control(UNAVAILABLE_UNTIL)) == clock.now() + 60
+    assert not box.pause_by_intake("credentials rejected", probe=True)  # never replaces a person's pause
+    assert box.get_control("paused_reason") == "lab closed"
+
+
+def test_retired_sender_stays_paused_across_a_restart(env):
+    box, sender, intake, clock, _ = env((410, "gone"), ok())
+    fill(box, clock, 1)
+    sender.step()
+    restarted = Sender(box, sender.config, client=sender.client, clock=clock, token=lambda: "secret")
+    restarted.step()
+    assert len(intake.requests) == 1 and box.get_control(PAUSED_BY) == "intake"
