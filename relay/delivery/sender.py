@@ -90,7 +90,8 @@ class Sender:
         self.build = BUILDERS[config.intake.format]
         d = config.delivery
         self.backoff = Backoff(d.retry_initial_s, d.retry_max_s)
-        self.lease_s = config.intake.timeout_s + 60.0
+        # A lease must outlast the whole request (httpx's timeout is per phase, not per request).
+        self.lease_s = max(4 * config.intake.timeout_s, config.intake.timeout_s + 120.0)
         self._unavailable_streak = 0
         self._next_probe = 0.0
         self._next_housekeeping = 0.0
@@ -102,6 +103,7 @@ class Sender:
         self._probe_lock = threading.Lock()
         self._unrecorded: list[tuple[Batch, Decision, bool]] = []  # answers the outbox could not take yet
         self._unrecorded_lock = threading.Lock()
+        self._leases: dict[int, str] = {}  # batch id -> the lease it was claimed under
 
     # -- thread -----------------------------------------------------------------------------
 
@@ -195,7 +197,8 @@ class Sender:
         if self.config.intake.auth != "none" and not token:
             self._pause_by_intake(now, "no intake credential is stored: run `relay token set` or set RELAY_TOKEN")
             return self._next_probe - now
-        batch = self.outbox.claim(now=now, lease_s=self.lease_s, owner=self.owner,
+        lease = f"{self.owner}/{uuid.uuid4().hex[:8]}"  # each claim its own lease: threads are told apart
+        batch = self.outbox.claim(now=now, lease_s=self.lease_s, owner=lease,
                                   limit=self.config.intake.batch_max_items, build=self.build)
         if batch is None:
             due = self.outbox.next_due_at()
@@ -204,6 +207,8 @@ class Sender:
                 return min(due - now, IDLE_POLL_S)
             self._set_state("idle", None, None)
             return IDLE_POLL_S
+        with self._unrecorded_lock:
+            self._leases[batch.id] = lease
         self._set_state("sending", None, None)
         decision = self._post(batch, token)
         self._record(batch, decision, probing)
@@ -280,6 +285,11 @@ class Sender:
             with self._unrecorded_lock:
                 self._unrecorded.append((batch, decision, probing))
             raise
+        except IllegalTransition:  # the lease ran out while the request ran: the next attempt settles it
+            log.warning("batch %d: its lease ran out before the answer came; it goes again with the same key",
+                        batch.id)
+        with self._unrecorded_lock:
+            self._leases.pop(batch.id, None)
 
     def _record_an_earlier_answer(self) -> bool:
         with self._unrecorded_lock:
@@ -296,12 +306,14 @@ class Sender:
         now = self.clock.now()
         n = len(batch.item_ids)
         kind = d.kind
+        with self._unrecorded_lock:
+            lease = self._leases.get(batch.id, self.owner)
         log.info("batch %d (%d items, key %s, attempt %d): %s %s", batch.id, n, batch.idempotency_key,
                  batch.attempts + 1, kind, d.status if d.status is not None else "-")
         if kind != "unavailable":
             self._unavailable_streak = 0
         if kind == "delivered":
-            self.outbox.complete(batch.id, owner=self.owner, receipt=d.receipt or "", status=d.status or 0, now=now)
+            self.outbox.complete(batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now)
             if probing or self._control().get(UNAVAILABLE_UNTIL):
                 self._resume(now)
             self.events.emit(Delivered(batch.id, n, now))
@@ -310,25 +322,25 @@ class Sender:
             wait = d.retry_after_s if d.retry_after_s is not None else self.backoff(self._unavailable_streak)
             wait = min(max(wait, 1.0), self.config.delivery.unavailable_max_s)
             self.outbox.set_control({UNAVAILABLE_UNTIL: repr(now + wait)})
-            self.outbox.backoff(batch.id, owner=self.owner, next_at=now + wait, status=d.status, error=d.message,
+            self.outbox.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
                                 now=now, count_attempt=False)
             self._set_state("waiting", d.message, now + wait)
         elif kind in ("unknown", "retry_later"):
             wait = self.backoff(batch.attempts + 1)
-            self.outbox.backoff(batch.id, owner=self.owner, next_at=now + wait, status=d.status, error=d.message,
+            self.outbox.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
                                 now=now)
         elif kind == "reject_items":
-            failed, _ = self.outbox.reject_items(batch.id, owner=self.owner, failures=d.failures,
+            failed, _ = self.outbox.reject_items(batch.id, owner=lease, failures=d.failures,
                                                  status=d.status or 400, now=now)
             self.events.emit(ItemsFailed(len(failed), d.message, now))
         elif kind == "split" and n > 1:
-            self.outbox.split(batch.id, owner=self.owner, build=self.build, status=d.status, reason=d.message,
+            self.outbox.split(batch.id, owner=lease, build=self.build, status=d.status, reason=d.message,
                               now=now)
         elif kind in ("split", "fail_batch"):
-            failed = self.outbox.fail_batch(batch.id, owner=self.owner, reason=d.message, status=d.status, now=now)
+            failed = self.outbox.fail_batch(batch.id, owner=lease, reason=d.message, status=d.status, now=now)
             self.events.emit(ItemsFailed(len(failed), d.message, now))
         elif kind == "pause":
-            self.outbox.release(batch.id, owner=self.owner, now=now)
+            self.outbox.release(batch.id, owner=lease, now=now)
             self._pause_by_intake(now, d.message, probe=d.pause_probe)
         else:  # pragma: no cover - decide() returns only the kinds above
             raise AssertionError(f"unknown decision {kind}")

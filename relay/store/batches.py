@@ -268,9 +268,13 @@ class BatchTransitions:
         return len(rows)
 
     def release_owner(self, owner: str, *, now: float) -> int:
-        """Graceful stop: give back every lease this sender holds."""
+        """Graceful stop: give back every lease this sender holds (``owner`` or ``owner/<claim>``)."""
+        escaped = owner.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self.db.transaction() as conn:
-            rows = conn.execute("SELECT id FROM batches WHERE state = 'open' AND lease_owner = ?", (owner,)).fetchall()
+            rows = conn.execute(
+                "SELECT id FROM batches WHERE state = 'open' AND (lease_owner = ? OR lease_owner LIKE ? ESCAPE '\\')",
+                (owner, escaped + "/%"),
+            ).fetchall()
             for (batch_id,) in rows:
                 self._release(conn, batch_id, now)
         return len(rows)

@@ -358,3 +358,12 @@ def test_repeated_rows_with_no_duplicate_window_are_all_kept(tmp_path):
         tx.add(3, '["a","b","c"]', "a", "same")
     assert box.count_items() == 2 and box.counts().duplicates == 0
     box.close()
+
+
+def test_release_owner_takes_back_every_claim_of_that_sender(outbox):
+    add(outbox, 3)
+    claim(outbox, limit=1, owner="host:1:ab_c/1")
+    claim(outbox, limit=1, owner="host:1:ab_c/2")
+    claim(outbox, limit=1, owner="host:1:abXc/3")  # another sender: "_" must not match any character
+    assert outbox.release_owner("host:1:ab_c", now=T0 + 2) == 2
+    assert states(outbox) == {"pending": 2, "sending": 1}
