@@ -21,6 +21,7 @@ log = logging.getLogger("relay.store")
 
 BuildFn = Callable[[list[Item]], BatchSpec]
 DAY = 86_400.0
+PARKED = 1e300  # next_attempt_at of a batch that waits for a person (its items are dead)
 
 
 class BatchTransitions:
@@ -286,14 +287,25 @@ class BatchTransitions:
         with self.db.transaction() as conn:
             batches = [r[0] for r in conn.execute(
                 "SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
-                "WHERE i.state IN ('pending', 'failed') AND i.created_at < ? AND i.batch_id IS NOT NULL "
+                "WHERE i.state = 'pending' AND i.created_at < ? AND b.state = 'open' "
                 "AND (b.lease_until IS NULL OR b.lease_until <= ?)", (cutoff, now))]
             count = 0
             for batch_id in batches:
+                attempts = conn.execute("SELECT attempts FROM batches WHERE id = ?", (batch_id,)).fetchone()[0]
+                if attempts == 0:  # never sent: its items may go into a new batch later
+                    count += conn.execute(
+                        "UPDATE items SET state = 'dead', last_error = ?, batch_id = NULL, updated_at = ? "
+                        "WHERE batch_id = ? AND state = 'pending'", (reason, now, batch_id)).rowcount
+                    self._close(conn, batch_id, None, reason, now)
+                    continue
+                # Sent before with an unknown outcome: the intake may hold it. The batch is parked, not
+                # closed, so a retry sends the same bytes under the same key (never a second copy).
                 count += conn.execute(
-                    "UPDATE items SET state = 'dead', last_error = ?, batch_id = NULL, updated_at = ? "
+                    "UPDATE items SET state = 'dead', last_error = ?, updated_at = ? "
                     "WHERE batch_id = ? AND state = 'pending'", (reason, now, batch_id)).rowcount
-                self._close(conn, batch_id, None, reason, now)
+                conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                             (PARKED, now, batch_id))
+                self._event(conn, batch_id, now, "parked", None, reason)
             count += conn.execute(
                 "UPDATE items SET state = 'dead', last_error = coalesce(last_error || ' — ', '') || ?, updated_at = ? "
                 "WHERE state IN ('pending', 'failed') AND batch_id IS NULL AND created_at < ?",

@@ -258,9 +258,17 @@ class Outbox(BatchTransitions, Queries):
                 targets = [r[0] for r in conn.execute("SELECT id FROM items WHERE state = ? ORDER BY id", (state,))]
             else:
                 targets = self._check_states(conn, ids, ("failed", "dead"), "retried")
+            parked = {row[0] for row in conn.execute(
+                f"SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
+                f"WHERE i.id IN ({','.join('?' * len(targets))}) AND b.state = 'open'", targets)} if targets else set()
+            for batch_id in parked:  # sent before: the same batch, same key, goes again (all of it)
+                conn.execute("UPDATE items SET state = 'pending', next_attempt_at = ?, updated_at = ?, "
+                             "last_error = NULL WHERE batch_id = ? AND state = 'dead'", (now, now, batch_id))
+                conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                             (now, now, batch_id))
             conn.executemany(
                 "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
-                "last_error = NULL WHERE id = ?",
+                "last_error = NULL WHERE id = ? AND state IN ('failed', 'dead')",
                 [(now, now, item_id) for item_id in targets],
             )
             self._audit_items(conn, "retry", targets, now, actor)

@@ -181,6 +181,7 @@ class Queries:
             row = self.db.conn.execute(
                 "SELECT min(t) FROM ("
                 "SELECT min(next_attempt_at) AS t FROM batches WHERE state = 'open' AND lease_until IS NULL "
+                "AND next_attempt_at < 1e299 "
                 "UNION ALL SELECT min(next_attempt_at) FROM items WHERE state = 'pending' AND batch_id IS NULL)"
             ).fetchone()
         return row[0] if row and row[0] is not None else None

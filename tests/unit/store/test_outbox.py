@@ -243,7 +243,8 @@ def test_expire_to_dead(outbox):
     assert outbox.expire(now=T0 + 86400 * 15, after_days=14) == 3
     assert states(outbox) == {"dead": 3}
     assert "bad" in outbox.get_item(b2.item_ids[0]).last_error
-    assert outbox.get_batch(b.id).state == "closed"
+    parked = outbox.get_batch(b.id)  # it was sent once: kept open, waiting for a person, never re-keyed
+    assert parked.state == "open" and parked.next_attempt_at > T0 + 86400 * 10_000
 
 
 def test_retry_and_audit(outbox):
@@ -367,3 +368,27 @@ def test_release_owner_takes_back_every_claim_of_that_sender(outbox):
     claim(outbox, limit=1, owner="host:1:abXc/3")  # another sender: "_" must not match any character
     assert outbox.release_owner("host:1:ab_c", now=T0 + 2) == 2
     assert states(outbox) == {"pending": 2, "sending": 1}
+
+
+def test_expired_batch_that_was_sent_is_parked_and_retried_under_the_same_key(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    outbox.backoff(b.id, owner="s1", next_at=T0 + 10, status=504, error="lost reply", now=T0 + 2)
+    later = T0 + 15 * 86400
+    assert outbox.expire(now=later, after_days=14) == 2
+    assert states(outbox) == {"dead": 2}
+    assert claim(outbox, now=later + 1) is None and outbox.next_due_at() is None
+    outbox.retry([b.item_ids[0]], now=later + 2)
+    again = claim(outbox, now=later + 3)
+    assert (again.id, again.idempotency_key, again.body) == (b.id, b.idempotency_key, b.body)
+    assert states(outbox) == {"sending": 2}
+
+
+def test_expired_batch_never_sent_is_closed_and_its_items_rebatched(outbox):
+    add(outbox, 2)
+    b = claim(outbox)
+    outbox.release(b.id, owner="s1", now=T0 + 2)
+    outbox.expire(now=T0 + 15 * 86400, after_days=14)
+    outbox.retry(state="dead", now=T0 + 15 * 86400)
+    again = claim(outbox, now=T0 + 15 * 86400 + 1)
+    assert again.id != b.id and set(again.item_ids) == set(b.item_ids)
