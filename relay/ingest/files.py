@@ -117,10 +117,12 @@ def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now
                     add(record.line, record.canonical, record.tracking_id, record.content_hash)
             tx.rows_rejected = data.rows_rejected
             tx.blank_rows = data.blank_rows
+            # The report is in place before the rows commit: if that commit fails, or the process dies
+            # in between, the file is read again later and the report written again; never the reverse.
+            rows_report = report.commit()
     except BaseException:
         report.discard()
         raise
-    rows_report = report.commit()
     log.info("file %s: ledger %d, hash %s, %d accepted, %d duplicate, %d rejected rows",
              name, tx.file_id, data.file_hash[:12], tx.accepted, tx.duplicates, data.rows_rejected)
     return FileOutcome(name, "accepted", tx.file_id, tx.accepted, tx.duplicates, data.rows_rejected,
