@@ -22,7 +22,7 @@ PROBLEMS = "problems"  # JSON list of plain-words problems (folders missing, dis
 def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:
     counts = outbox.counts()
     control = counts.control
-    until = maintenance_until(windows, now)
+    window_until = until = maintenance_until(windows, now)
     unavailable = float(control[UNAVAILABLE_UNTIL]) if control.get(UNAVAILABLE_UNTIL) else None
     if unavailable is not None and unavailable <= now:
         unavailable = None
@@ -38,7 +38,7 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         "paused_by": paused_by,
         "paused_reason": control.get(PAUSED_REASON) if paused_by else None,
         "maintenance_until": iso(until),
-        "in_maintenance_window": maintenance_until(windows, now) is not None,
+        "in_maintenance_window": window_until is not None,
         "intake_unavailable_until": iso(unavailable),
         "oldest_pending_at": iso(counts.oldest_pending_at),
         "last_success_at": iso(counts.last_success_at),

@@ -250,7 +250,7 @@ class Sender:
 
     def _control(self) -> dict[str, str]:
         keys = (PAUSED_BY, PAUSED_REASON, PAUSED_PROBE, UNAVAILABLE_UNTIL)
-        return {k: v for k in keys if (v := self.outbox.get_control(k)) is not None}
+        return self.outbox.get_controls(keys)
 
     def _post(self, batch: Batch, token: str | None) -> Decision:
         h = headers(client=batch.client, content_type=batch.content_type, key=batch.idempotency_key,

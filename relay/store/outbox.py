@@ -113,15 +113,6 @@ class Outbox(BatchTransitions, Queries):
 
     # -- adding items -----------------------------------------------------------------------
 
-    def _original(self, conn: sqlite3.Connection, content_hash: str, now: float) -> int | None:
-        if self.dedupe_window_s <= 0:
-            return None
-        row = conn.execute(
-            "SELECT id FROM items WHERE content_hash = ? AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
-            (content_hash, now - self.dedupe_window_s),
-        ).fetchone()
-        return row[0] if row else None
-
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
         """content hash -> id of the item accepted within the window, for those already known."""
         if self.dedupe_window_s <= 0 or not hashes:
@@ -179,7 +170,7 @@ class Outbox(BatchTransitions, Queries):
         result: AddResult,
     ) -> None:
         for item in items:
-            original = self._original(conn, item.content_hash, now)
+            original = self._originals(conn, [item.content_hash], now).get(item.content_hash)
             if original is not None:
                 conn.execute(
                     _INSERT_DUPLICATE,
@@ -204,9 +195,13 @@ class Outbox(BatchTransitions, Queries):
     def known_file(self, file_hash: str, name: str) -> FileRecord | None:
         """The ledger entry for this exact file (same content, same name), if it was met before."""
         with self.db.lock:
-            row = self.db.conn.execute(
-                f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
-            ).fetchone()
+            return self._ledger_entry(self.db.conn, file_hash, name)
+
+    @staticmethod
+    def _ledger_entry(conn: sqlite3.Connection, file_hash: str, name: str) -> FileRecord | None:
+        row = conn.execute(
+            f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
+        ).fetchone()
         return FileRecord(*row) if row else None
 
     def file_transaction(
@@ -228,11 +223,9 @@ class Outbox(BatchTransitions, Queries):
         self, *, name: str, path: str | None, file_hash: str, size: int, source: str, reason: str, now: float
     ) -> FileRecord:
         with self.db.transaction() as conn:
-            existing = conn.execute(
-                f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
-            ).fetchone()
+            existing = self._ledger_entry(conn, file_hash, name)
             if existing:
-                return FileRecord(*existing)
+                return existing
             cur = conn.execute(
                 "INSERT INTO files (name, path, file_hash, size, source, outcome, reason, created_at) "
                 "VALUES (?, ?, ?, ?, ?, 'rejected', ?, ?)",
@@ -318,6 +311,13 @@ class Outbox(BatchTransitions, Queries):
             row = self.db.conn.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def get_controls(self, keys: Sequence[str]) -> dict[str, str]:
+        """Several control values in one read (absent keys are left out)."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                f"SELECT key, value FROM control WHERE key IN ({','.join('?' * len(keys))})", list(keys)).fetchall()
+        return dict(rows)
+
     def set_control(self, values: dict[str, str | None]) -> None:
         with self.db.transaction() as conn:
             for key, value in values.items():
@@ -396,12 +396,10 @@ class FileTransaction:
 
     def _begin(self, conn: sqlite3.Connection) -> FileTransaction:
         name, path, file_hash, size, source = self._meta
-        existing = conn.execute(
-            f"SELECT {Queries.FILE_COLUMNS} FROM files WHERE file_hash = ? AND name = ?", (file_hash, name)
-        ).fetchone()
+        existing = self._outbox._ledger_entry(conn, file_hash, name)
         if existing:
-            self.already_known = FileRecord(*existing)
-            self.file_id = existing[0]
+            self.already_known = existing
+            self.file_id = existing.id
             return self
         cur = conn.execute(
             "INSERT INTO files (name, path, file_hash, size, source, outcome, created_at) "
