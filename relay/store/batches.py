@@ -325,20 +325,15 @@ class BatchTransitions:
         return count
 
     def make_due(self, *, now: float) -> int:
-        """"Send now": everything waiting for a retry becomes due at once."""
-        with self.db.transaction() as conn:
-            n = conn.execute("UPDATE batches SET next_attempt_at = ? WHERE state = 'open' AND next_attempt_at > ?",
-                             (now, now)).rowcount
-            n += conn.execute("UPDATE items SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?",
-                              (now, now)).rowcount
-        return n
+        """"Send now": everything waiting for a retry becomes due at once (parked batches stay)."""
+        return self.make_future_due(now=now, items_after=now, batches_after=now)
 
     def make_future_due(self, *, now: float, items_after: float, batches_after: float) -> int:
         """Waits set by a clock that was ahead and has been put back: unbatched pending items due
         after ``items_after`` and open batches due after ``batches_after`` become due now."""
         with self.db.transaction() as conn:
-            n = conn.execute("UPDATE batches SET next_attempt_at = ? WHERE state = 'open' AND next_attempt_at > ?",
-                             (now, batches_after)).rowcount
+            n = conn.execute("UPDATE batches SET next_attempt_at = ? WHERE state = 'open' AND next_attempt_at > ? "
+                             "AND next_attempt_at < ?", (now, batches_after, PARKED)).rowcount
             n += conn.execute("UPDATE items SET next_attempt_at = ? WHERE state = 'pending' AND batch_id IS NULL "
                               "AND next_attempt_at > ?", (now, items_after)).rowcount
         return n

@@ -392,3 +392,13 @@ def test_expired_batch_never_sent_is_closed_and_its_items_rebatched(outbox):
     outbox.retry(state="dead", now=T0 + 15 * 86400)
     again = claim(outbox, now=T0 + 15 * 86400 + 1)
     assert again.id != b.id and set(again.item_ids) == set(b.item_ids)
+
+
+def test_send_now_leaves_a_parked_batch_for_a_person(outbox):
+    add(outbox, 1)
+    b = claim(outbox)
+    outbox.backoff(b.id, owner="s1", next_at=T0 + 10, status=504, error="lost reply", now=T0 + 2)
+    later = T0 + 15 * 86400
+    outbox.expire(now=later, after_days=14)
+    outbox.make_due(now=later + 1)
+    assert claim(outbox, now=later + 2) is None and states(outbox) == {"dead": 1}
