@@ -86,12 +86,13 @@ def claim_complete(box, count: int, batch: int) -> float:
 
 
 def fill_pending(box, count: int, start: int) -> None:
+    from relay.hashing import encode_values
     from relay.store.models import NewItem
 
     cols = ("Result_ID", "Patient_last_name", "Test_result_code")
     step = 10_000
     for s in range(start, start + count, step):
-        items = [NewItem(hashlib.sha256(str(i).encode()).hexdigest(), json.dumps([str(i), "Name", "260415000"]),
+        items = [NewItem(hashlib.sha256(str(i).encode()).hexdigest(), encode_values([str(i), "Name", "260415000"]),
                          str(i), cols) for i in range(s, min(s + step, start + count))]
         box.add_items(items, source="bench", client="c", now=time.time())
 

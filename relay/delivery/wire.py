@@ -5,18 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from relay.hashing import decode_values
-from relay.store.models import BatchSpec, Item
+from relay.store.models import BatchSpec, Content
 
 CONTENT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson", "json": "application/json"}
 MAX_ROWS = 10_000
 MAX_BODY_BYTES = 50 * 1024 * 1024
 
 
-def item_object(item: Item) -> Any:
+def item_object(item: Content) -> Any:
     """The item as a JSON value: a row becomes an object of column -> value."""
     if item.payload is None:
         raise ValueError(f"item {item.id} has no content (removed after the retention period)")
@@ -25,7 +25,7 @@ def item_object(item: Item) -> Any:
     return json.loads(item.payload)
 
 
-def item_row(item: Item, columns: tuple[str, ...]) -> list[str]:
+def item_row(item: Content, columns: tuple[str, ...]) -> list[str]:
     """The item as a CSV row in ``columns`` order (flat JSON items too)."""
     if item.columns is not None and item.columns == columns and item.payload is not None:
         return decode_values(item.payload)
@@ -35,23 +35,31 @@ def item_row(item: Item, columns: tuple[str, ...]) -> list[str]:
     return ["" if obj.get(c) is None else str(obj.get(c)) for c in columns]
 
 
-def _csv_line(values: list[str]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(values)
-    return buf.getvalue().encode("utf-8")
+class _Lines(list[str]):
+    """A csv.writer target that keeps each written row as its own string."""
+
+    write = list.append
 
 
-def build_csv(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
+def _csv_writer() -> tuple[Any, _Lines]:
+    lines = _Lines()
+    return csv.writer(lines, lineterminator="\r\n"), lines  # writerow writes each row in one call
+
+
+def build_csv(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
     columns = items[0].columns
     if columns is None:
         first = item_object(items[0])
         if not isinstance(first, dict):
             raise ValueError("a CSV batch needs flat records")
         columns = tuple(first)
-    parts = [_csv_line(list(columns))]
+    writer, lines = _csv_writer()
+    writer.writerow(columns)
+    parts = [lines.pop().encode("utf-8")]
     size = len(parts[0])
     for item in items[:MAX_ROWS]:
-        line = _csv_line(item_row(item, columns))
+        writer.writerow(item_row(item, columns))
+        line = lines.pop().encode("utf-8")
         if size + len(line) > max_bytes and len(parts) > 1:
             break
         parts.append(line)
@@ -59,7 +67,7 @@ def build_csv(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
     return BatchSpec(CONTENT_TYPES["csv"], b"".join(parts), item_count=len(parts) - 1)
 
 
-def _json_parts(items: list[Item], max_bytes: int, sep: int) -> list[bytes]:
+def _json_parts(items: Sequence[Content], max_bytes: int, sep: int) -> list[bytes]:
     parts: list[bytes] = []
     size = 2
     for item in items[:MAX_ROWS]:
@@ -71,17 +79,17 @@ def _json_parts(items: list[Item], max_bytes: int, sep: int) -> list[bytes]:
     return parts
 
 
-def build_ndjson(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
+def build_ndjson(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
     parts = _json_parts(items, max_bytes, 1)
     return BatchSpec(CONTENT_TYPES["ndjson"], b"\n".join(parts) + b"\n", item_count=len(parts))
 
 
-def build_json(items: list[Item], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
+def build_json(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
     parts = _json_parts(items, max_bytes, 1)
     return BatchSpec(CONTENT_TYPES["json"], b"[" + b",".join(parts) + b"]", item_count=len(parts))
 
 
-BUILDERS: dict[str, Callable[[list[Item]], BatchSpec]] = {
+BUILDERS: dict[str, Callable[[Sequence[Content]], BatchSpec]] = {
     "csv": build_csv, "ndjson": build_ndjson, "json": build_json,
 }
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from relay.errors import IllegalTransition
 from relay.store.db import Database
-from relay.store.models import Batch, BatchSpec, Item
+from relay.store.models import Batch, BatchSpec, Content, Member
 
 log = logging.getLogger("relay.store")
 
-BuildFn = Callable[[list[Item]], BatchSpec]
+BuildFn = Callable[[Sequence[Content]], BatchSpec]
 DAY = 86_400.0
 PARKED = 1e300  # next_attempt_at of a batch that waits for a person (its items are dead)
 
@@ -27,8 +27,14 @@ PARKED = 1e300  # next_attempt_at of a batch that waits for a person (its items 
 class BatchTransitions:
     db: Database
 
-    if TYPE_CHECKING:  # provided by Queries
-        def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]: ...
+    if TYPE_CHECKING:  # provided by Outbox
+        def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None: ...
+
+    def _members(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Member]:
+        """Only what a batch body is built from: three columns instead of an item's twenty."""
+        columns_of = self.columns_of
+        return [Member(r[0], columns_of(r[1]), r[2])
+                for r in conn.execute(f"SELECT id, column_set_id, payload FROM items {where}", params)]
 
     # -- forming and claiming -----------------------------------------------------------------
 
@@ -47,39 +53,43 @@ class BatchTransitions:
                 # Unbatched pending items are due at once in practice (retry and requeue set "now"),
                 # so the oldest one, found through the state index, names the next group.
                 first = conn.execute(
-                    "SELECT group_key FROM items INDEXED BY items_state WHERE state = 'pending' "
+                    "SELECT group_key, client, source_name FROM items INDEXED BY items_state WHERE state = 'pending' "
                     "AND batch_id IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT 1",
                     (now,),
                 ).fetchone()
                 if first is None:
                     return None
-                items = self._load_items(
+                members = self._members(
                     conn,
                     "INDEXED BY items_state WHERE state = 'pending' AND batch_id IS NULL AND group_key = ? "
                     "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                     (first[0], now, limit),
                 )
-                batch_id = self._form(conn, items, build, now, parent=None, state="sending")
+                batch_id = self._form(conn, members, build, now, client=first[1], source_name=first[2],
+                                      parent=None, state="sending")
             conn.execute(
                 "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
                 (owner, now + lease_s, now, batch_id),
             )
-            conn.execute(
-                "UPDATE items SET state = 'sending', updated_at = ? WHERE batch_id = ? AND state = 'pending'",
-                (now, batch_id),
-            )
+            if row:  # a freshly formed batch's items are already 'sending'
+                conn.execute(
+                    "UPDATE items SET state = 'sending', updated_at = ? WHERE batch_id = ? AND state = 'pending'",
+                    (now, batch_id),
+                )
             return self._batch(conn, batch_id)
 
-    def _form(self, conn: sqlite3.Connection, items: list[Item], build: BuildFn, now: float,
-              parent: int | None, state: str = "pending") -> int:
-        spec = build(items)
-        used = items[: spec.item_count] if spec.item_count is not None else items
+    def _form(self, conn: sqlite3.Connection, members: Sequence[Content], build: BuildFn, now: float, *,
+              client: str, source_name: str | None, parent: int | None, state: str = "pending") -> int:
+        """A new batch of ``members`` (one group: same client, columns and file), or of the prefix
+        of them that ``build`` fitted into one body."""
+        spec = build(members)
+        used = members[: spec.item_count] if spec.item_count is not None else members
         if not used:
             raise IllegalTransition("a batch needs at least one item")
         cur = conn.execute(
             "INSERT INTO batches (idempotency_key, state, client, content_type, payloadname, body, item_count, "
             "next_attempt_at, parent_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), used[0].client, spec.content_type, used[0].source_name, spec.body, len(used),
+            (str(uuid.uuid4()), client, spec.content_type, source_name, spec.body, len(used),
              now, parent, now, now),
         )
         batch_id = cur.lastrowid
@@ -229,19 +239,22 @@ class BatchTransitions:
             self._close(conn, batch_id, status, reason, now)
             conn.execute("UPDATE items SET state = 'pending', batch_id = NULL, updated_at = ? WHERE batch_id = ?",
                          (now, batch_id))
+            client, source_name = conn.execute("SELECT client, payloadname FROM batches WHERE id = ?",
+                                               (batch_id,)).fetchone()
             size = -(-len(ids) // parts)
             children = []
             for start in range(0, len(ids), size):
                 chunk = ids[start:start + size]
                 marks = ",".join("?" * len(chunk))
-                items = self._load_items(conn, f"WHERE id IN ({marks}) ORDER BY id", chunk)
+                members = self._members(conn, f"WHERE id IN ({marks}) ORDER BY id", chunk)
                 order = {item_id: i for i, item_id in enumerate(chunk)}
-                items.sort(key=lambda it: order[it.id])
-                while items:  # a size-limited build may take a prefix only
-                    child = self._form(conn, items, build, now, parent=batch_id)
+                members.sort(key=lambda it: order[it.id])
+                while members:  # a size-limited build may take a prefix only
+                    child = self._form(conn, members, build, now, client=client, source_name=source_name,
+                                       parent=batch_id)
                     taken = conn.execute("SELECT count(*) FROM batch_items WHERE batch_id = ?", (child,)).fetchone()[0]
                     children.append(child)
-                    items = items[taken:]
+                    members = members[taken:]
         return children
 
     @classmethod
