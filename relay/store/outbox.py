@@ -10,7 +10,9 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 
@@ -24,13 +26,21 @@ from relay.store.queries import Queries
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
-CHUNK = 1000  # rows written per executemany inside one file transaction
+CHUNK = 2000  # rows of a file checked for duplicates and written together
+ROWS_PER_STATEMENT = 200  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
 
-_INSERT_ITEM = (
+_ITEM_INSERT_HEAD = (
     "INSERT INTO items (state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-    "column_set_id, payload, group_key, next_attempt_at, created_at, updated_at) "
-    "VALUES ('pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "column_set_id, payload, group_key, next_attempt_at, created_at, updated_at) VALUES "
 )
+_ITEM_VALUES = "('pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ITEM_PARAMS = _ITEM_VALUES.count("?")
+_INSERT_ITEM = _ITEM_INSERT_HEAD + _ITEM_VALUES
+# The parameters of one row of each insert.
+ItemRow = tuple[str, str | None, int | None, int | None, str, str | None, str, int | None, str, str, float, float,
+                float]
+DuplicateRow = tuple[str, int, str, str | None, int | None, int | None, str | None, float]
+
 _INSERT_DUPLICATE = (
     "INSERT INTO duplicates (content_hash, original_item_id, source, source_name, file_id, line, tracking_id, seen_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -56,6 +66,7 @@ class Outbox(BatchTransitions, Queries):
         self._column_sets: dict[tuple[str, ...], int] = {}  # committed column sets
         self._new_column_sets: dict[tuple[str, ...], int] = {}  # inserted by the open transaction
         self._columns_by_id: dict[int, tuple[str, ...]] = {}
+        self._rows_per_statement: int | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -112,6 +123,20 @@ class Outbox(BatchTransitions, Queries):
         return cols
 
     # -- adding items -----------------------------------------------------------------------
+
+    def _insert_items(self, conn: sqlite3.Connection, rows: Sequence[ItemRow]) -> None:
+        """Insert item rows (parameters of ``_INSERT_ITEM``), many per statement."""
+        per = self._rows_per_statement
+        if per is None:  # SQLite before 3.32 allows 999 variables in a statement, later ones 32766
+            limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            per = self._rows_per_statement = max(1, min(ROWS_PER_STATEMENT, limit // _ITEM_PARAMS))
+        whole = len(rows) - len(rows) % per
+        if whole:
+            sql = _ITEM_INSERT_HEAD + ",".join([_ITEM_VALUES] * per)
+            for start in range(0, whole, per):
+                conn.execute(sql, list(chain.from_iterable(rows[start:start + per])))
+        if whole < len(rows):
+            conn.executemany(_INSERT_ITEM, rows[whole:])
 
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
         """content hash -> id of the item accepted within the window, for those already known."""
@@ -385,6 +410,7 @@ class FileTransaction:
         self.file_id = 0
         self.already_known: FileRecord | None = None
         self._pending: list[tuple[int, str, str | None, str]] = []
+        self._writer = _ChunkWriter()
 
     def __enter__(self) -> FileTransaction:
         conn = self._conn = self._tx.__enter__()
@@ -420,14 +446,19 @@ class FileTransaction:
         if len(self._pending) >= CHUNK:
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, *, last: bool = False) -> None:
+        """Check the buffered rows for duplicates and write them. A full chunk is written by a
+        helper thread while the next one is read; the last one is written here. Either way it is
+        inside the file's one transaction: nothing is committed before the end."""
         rows, self._pending = self._pending, []
+        self._writer.wait()  # the previous chunk is in: its rows count in the duplicate check
         if not rows:
             return
         conn, now = self._conn, self._now
         name, _, _, _, source = self._meta
         known = self._outbox._originals(conn, [r[3] for r in rows], now)
-        inserts, dups = [], []
+        inserts: list[ItemRow] = []
+        dups: list[DuplicateRow] = []
         for line, payload, tracking_id, content_hash in rows:
             original = known.get(content_hash)
             if original is not None:
@@ -437,28 +468,78 @@ class FileTransaction:
                 known[content_hash] = -1  # a second copy inside this chunk: resolved after the insert
             inserts.append((source, name, self.file_id, line, self._client, tracking_id, content_hash, self._cs_id,
                             payload, self._group, now, now, now))
+        self.accepted += len(inserts)
+        self.duplicates += len(dups)
+        if last:
+            self._write(inserts, dups)
+        else:
+            self._writer.start(lambda: self._write(inserts, dups))
+
+    def _write(self, inserts: list[ItemRow], dups: list[DuplicateRow]) -> None:
+        conn = self._conn
         if inserts:
-            conn.executemany(_INSERT_ITEM, inserts)
+            self._outbox._insert_items(conn, inserts)
         if dups:
             unresolved = [d[0] for d in dups if d[1] == -1]
             if unresolved:
-                ids = self._outbox._originals(conn, unresolved, now)
-                dups = [(d[0], ids[d[0]] if d[1] == -1 else d[1], *d[2:]) for d in dups]
+                ids = self._outbox._originals(conn, unresolved, self._now)
+                dups = [(d[0], ids[d[0]], *d[2:]) if d[1] == -1 else d for d in dups]
             conn.executemany(_INSERT_DUPLICATE, dups)
-        self.accepted += len(inserts)
-        self.duplicates += len(dups)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:
         if exc_type is None and self.already_known is None:
             try:
-                self._flush()
+                self._flush(last=True)
                 self._conn.execute(
                     "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
                     "WHERE id = ?",
                     (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
                 )
             except BaseException as flush_exc:
+                self._writer.abandon()
                 self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
                 raise
+        else:
+            self._writer.abandon()  # a write still running must end before the rollback
         return self._tx.__exit__(exc_type, exc, tb)
+
+
+class _ChunkWriter:
+    """Runs one write at a time on the transaction's connection in a helper thread.
+
+    SQLite gives up the GIL while it works, so the file's next chunk is read, parsed and hashed
+    meanwhile (a multi-row INSERT gives it up once per statement; executemany would take it back
+    after every row, and the two threads would queue for it). The owner of the transaction waits
+    for the write before it uses the connection again, and always before commit or rollback.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, write: Callable[[], None]) -> None:
+        self.wait()
+
+        def run() -> None:
+            try:
+                write()
+            except BaseException as exc:  # handed to the owner by wait()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="relay-chunk-writer", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Until the running write is done; its error, if any, is raised here."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def abandon(self) -> None:
+        """Until the running write is done, its outcome ignored (the transaction is rolled back)."""
+        with contextlib.suppress(BaseException):
+            self.wait()

@@ -74,3 +74,13 @@ def test_values_holding_the_separator_stay_unambiguous():
 
     assert encode_values(["a\x1fb", "c"]) != encode_values(["a", "b", "c"])
     assert row_hash(["x", "y"], ["a\x1fb", "c"]) != row_hash(["x", "y"], ["a", "b\x1fc"])
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab \t\x1f\x1e\u00a0,")), max_size=5), min_size=1, max_size=5))
+def test_canonical_row_is_the_encoding_of_the_trimmed_values_in_name_order(cells):
+    from relay.hashing import RowCanonicalizer, encode_values
+
+    header = [f"c{len(cells) - i}" for i in range(len(cells))]  # names in reverse order of the values
+    canonical, digest = RowCanonicalizer(header)(cells)
+    assert canonical == encode_values([v.strip() for v in reversed(cells)])
+    assert digest == row_hash(list(reversed(header)), list(reversed(cells)))

@@ -1,0 +1,121 @@
+"""A file's rows written in chunks, each chunk by a helper thread while the next one is read.
+
+The chunk and statement sizes are made small here so that every path is crossed with few rows:
+whole multi-row statements, the remainder written row by row, duplicates inside one chunk and
+across chunks, and failures in the helper thread or in the reading thread while a write runs.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import relay.store.outbox as outbox_module
+from relay.errors import OutboxFull
+from relay.hashing import encode_values
+from relay.store.outbox import Outbox
+from tests.helpers.builders import COLUMNS
+
+T0 = 1_767_225_600.0
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(outbox_module, "CHUNK", 10)
+    monkeypatch.setattr(outbox_module, "ROWS_PER_STATEMENT", 3)
+
+
+@pytest.fixture
+def box(tmp_path):
+    b = Outbox(tmp_path / "outbox.db")
+    yield b
+    b.close()
+
+
+def transaction(box, name="f.csv", file_hash="h"):
+    return box.file_transaction(name=name, path=None, file_hash=file_hash, size=1, source="watch", client="c",
+                                columns=COLUMNS, now=T0)
+
+
+def payload(key):
+    return encode_values([f"id{key}", f"name{key}", "x"])
+
+
+def test_rows_across_chunks_keep_order_lines_and_duplicates(box):
+    # 47 rows: four whole chunks and a last one of 7; each chunk is three statements of 3 rows and a
+    # single row. Row 2k+1 repeats row 2k-1 of a chunk before it, row 5 repeats row 4 in its chunk.
+    keys = []
+    for n in range(47):
+        keys.append(n - 10 if n >= 12 and n % 2 else (4 if n == 5 else n))
+    with transaction(box) as tx:
+        for line, key in enumerate(keys, start=2):
+            tx.add(line, payload(key), f"id{key}", f"hash-{key}")
+    unique = list(dict.fromkeys(keys))
+    assert (tx.accepted, tx.duplicates) == (len(unique), len(keys) - len(unique))
+    rows = box.db.conn.execute("SELECT id, line, content_hash, payload FROM items ORDER BY id").fetchall()
+    first_line = {}
+    for line, key in enumerate(keys, start=2):
+        first_line.setdefault(key, line)
+    assert [(r[1], r[2], r[3]) for r in rows] == [(first_line[k], f"hash-{k}", payload(k)) for k in unique]
+    id_of = {r[2]: r[0] for r in rows}
+    dups = box.db.conn.execute("SELECT line, content_hash, original_item_id FROM duplicates ORDER BY line").fetchall()
+    expected = [(line, f"hash-{k}", id_of[f"hash-{k}"]) for line, k in enumerate(keys, start=2)
+                if line != first_line[k]]
+    assert dups == expected
+    rec = box.known_file("h", "f.csv")
+    assert (rec.rows_accepted, rec.rows_duplicate) == (tx.accepted, tx.duplicates)
+
+
+def test_a_write_that_fails_in_the_helper_thread_rolls_back_the_whole_file(box):
+    with transaction(box, name="first.csv", file_hash="h1") as tx:
+        tx.add(2, payload(0), "id0", "hash-0")
+    before = box.db.conn.execute("PRAGMA page_count").fetchone()[0]
+    box.db.conn.execute(f"PRAGMA max_page_count = {before + 2}")
+    big = encode_values(["x" * 3000, "y", "z"])
+    with pytest.raises(OutboxFull):
+        with transaction(box, name="big.csv", file_hash="h2") as tx:
+            for n in range(1, 200):
+                tx.add(n + 1, big + str(n), None, f"big-{n}")
+    assert box.count_items() == 1 and box.known_file("h2", "big.csv") is None
+    box.db.conn.execute("PRAGMA max_page_count = 1073741823")
+    with transaction(box, name="after.csv", file_hash="h3") as tx:  # the outbox goes on working
+        tx.add(2, payload(1), "id1", "hash-1")
+    assert box.count_items() == 2
+
+
+def test_an_error_while_a_chunk_is_being_written_waits_for_it_then_rolls_back(box, monkeypatch):
+    started, release = threading.Event(), threading.Event()
+    insert, abandon = Outbox._insert_items, outbox_module._ChunkWriter.abandon
+
+    def slow_insert(self, conn, rows):
+        started.set()
+        assert release.wait(10)
+        insert(self, conn, rows)
+
+    def abandon_once_released(self):  # the chunk is still being written when the rollback comes
+        release.set()
+        abandon(self)
+
+    monkeypatch.setattr(Outbox, "_insert_items", slow_insert)
+    monkeypatch.setattr(outbox_module._ChunkWriter, "abandon", abandon_once_released)
+    with pytest.raises(RuntimeError, match="reader broke"):
+        with transaction(box) as tx:
+            for n in range(10):  # one whole chunk: handed to the helper thread
+                tx.add(n + 2, payload(n), None, f"hash-{n}")
+            assert started.wait(10)
+            raise RuntimeError("reader broke")
+    assert not [t for t in threading.enumerate() if t.name == "relay-chunk-writer"]
+    assert box.count_items() == 0 and box.known_file("h", "f.csv") is None
+    assert not box.db.conn.in_transaction
+
+
+def test_a_file_smaller_than_a_chunk_is_written_without_a_helper_thread(box, monkeypatch):
+    def no_thread(*args, **kwargs):
+        raise AssertionError("a small file needs no helper thread")
+
+    monkeypatch.setattr(outbox_module._ChunkWriter, "start", no_thread)
+    with transaction(box) as tx:
+        for n in range(9):
+            tx.add(n + 2, payload(n), None, f"hash-{n}")
+    assert box.count_items() == 9
