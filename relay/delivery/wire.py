@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from relay.hashing import decode_values
+from relay.hashing import UNIT_SEPARATOR, decode_values
 from relay.store.models import BatchSpec, Content
 
 CONTENT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson", "json": "application/json"}
@@ -45,6 +45,28 @@ def _csv_writer() -> tuple[Any, _Lines]:
     return csv.writer(lines, lineterminator="\r\n"), lines  # writerow writes each row in one call
 
 
+_NEEDS_QUOTES = (",", '"', "\r", "\n")  # what makes csv.writer (QUOTE_MINIMAL, this dialect) quote a field
+
+
+def _encoded_csv_line(body: str) -> str:
+    """The CSV line (without its end) of an encoded row's values (``body``: the encoding without its
+    leading separator), exactly as csv.writer writes it, without splitting the row when no value
+    needs quotes. For rows of two or more values (csv.writer writes a single empty value as "")."""
+    quoted: set[int] = set()
+    for char in _NEEDS_QUOTES:
+        pos = body.find(char)
+        while pos >= 0:
+            quoted.add(body.count(UNIT_SEPARATOR, 0, pos))  # the index of the value it is in
+            end = body.find(UNIT_SEPARATOR, pos)
+            pos = body.find(char, end) if end >= 0 else -1
+    if not quoted:
+        return body.replace(UNIT_SEPARATOR, ",")
+    values = body.split(UNIT_SEPARATOR)
+    for i in quoted:
+        values[i] = '"' + values[i].replace('"', '""') + '"'
+    return ",".join(values)
+
+
 def build_csv(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
     columns = items[0].columns
     if columns is None:
@@ -56,9 +78,15 @@ def build_csv(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> Batc
     writer.writerow(columns)
     parts = [lines.pop().encode("utf-8")]
     size = len(parts[0])
+    direct = len(columns) > 1
     for item in items[:MAX_ROWS]:
-        writer.writerow(item_row(item, columns))
-        line = lines.pop().encode("utf-8")
+        payload = item.payload
+        if direct and payload is not None and payload[:1] == UNIT_SEPARATOR and (
+                item.columns is columns or item.columns == columns):
+            line = (_encoded_csv_line(payload[1:]) + "\r\n").encode("utf-8")
+        else:
+            writer.writerow(item_row(item, columns))
+            line = lines.pop().encode("utf-8")
         if size + len(line) > max_bytes and len(parts) > 1:
             break
         parts.append(line)
