@@ -74,11 +74,15 @@ def main() -> None:
         with Outbox(cfg.store.path) as box:
             prepare(box, args.items)
         agent = Agent(cfg, token=lambda: TOKEN)
+        # Progress is read through a connection of its own, as `relay status` and the window do,
+        # so that watching does not queue for the agent's connection.
+        watcher = Outbox(cfg.store.path, readonly=True, check=False)
         t0 = time.perf_counter()
         agent.start()
-        while agent.stats()["sent"] < args.items:
+        while watcher.count_items(state="sent") < args.items:
             time.sleep(0.05)
         drain_s = time.perf_counter() - t0
+        watcher.close()
 
         from relay.hashing import RowCanonicalizer
         from relay.samples import SIMPLE_REPORT_COLUMNS
