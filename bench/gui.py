@@ -89,7 +89,7 @@ def build_outbox(path: Path, n: int, *, seed: int = 7) -> float:
     errors = {"failed": "Patient_DOB: '19450231' is not a valid date (field Patient_DOB)",
               "dead": "not delivered within 14 days"}
     for start in range(0, n, CHUNK):
-        rows = []
+        rows, payloads = [], []
         for i in range(start, min(n, start + CHUNK)):
             result_id = f"{i:08x}-4f1c-4b7a-9d2e-{i * 2654435761 % 16**12:012x}"
             head, tail = templates[i % len(templates)]
@@ -97,9 +97,10 @@ def build_outbox(path: Path, n: int, *, seed: int = 7) -> float:
             created = t0 + i * SPACING_S
             f = i // ROWS_PER_FILE
             name = f"results_{f + 1:06d}.csv"
+            payloads.append((i + 1, head + result_id + tail))
             rows.append((
-                state, "watch", name, f + 1, i % ROWS_PER_FILE + 2, "simple_report.default", result_id,
-                hashlib.sha256(result_id.encode()).hexdigest(), 1, head + result_id + tail,
+                i + 1, state, "watch", name, f + 1, i % ROWS_PER_FILE + 2, "simple_report.default", result_id,
+                hashlib.sha256(result_id.encode()).hexdigest(), 1,
                 f"simple_report.default|1|{name}", 1 if state != "pending" else 0, created, None,
                 200 if state == "sent" else 400 if state == "failed" else None, errors.get(state),
                 f"{i:032x}" if state == "sent" else None, created, created + 5,
@@ -107,10 +108,11 @@ def build_outbox(path: Path, n: int, *, seed: int = 7) -> float:
             ))
         conn.execute("BEGIN")
         conn.executemany(
-            "INSERT INTO items (state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-            "column_set_id, payload, group_key, attempts, next_attempt_at, batch_id, last_status, last_error, "
+            "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
+            "column_set_id, group_key, attempts, next_attempt_at, batch_id, last_status, last_error, "
             "receipt, created_at, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "?, ?, ?)", rows)
+        conn.executemany("INSERT INTO payloads (item_id, payload) VALUES (?, ?)", payloads)
         conn.execute("COMMIT")
     last_sent = max(i for i in range(max(0, int(n * 0.69)), int(n * 0.70)) if _state_of(i, n) == "sent")
     conn.execute("INSERT INTO control (key, value) VALUES ('last_success_at', ?)",

@@ -102,14 +102,17 @@ def add_sent(box, count: int) -> None:
     """A million already-delivered items, written straight in big transactions (fast set-up)."""
     now = time.time()
     step = 100_000
+    first = box.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
     for s in range(0, count, step):
-        rows = [("bench", "old.csv", "c", str(i), hashlib.sha256(f"sent{i}".encode()).hexdigest(), None, "[]",
-                 "c|1|old.csv", now, now, now, now) for i in range(s, min(s + step, count))]
+        ids = range(first + s, first + min(s + step, count))
+        rows = [(i, "bench", "old.csv", "c", str(i), hashlib.sha256(f"sent{i}".encode()).hexdigest(), None,
+                 "c|1|old.csv", now, now, now, now) for i in ids]
         with box.db.transaction() as conn:
             conn.executemany(
-                "INSERT INTO items (state, source, source_name, client, tracking_id, content_hash, column_set_id, "
-                "payload, group_key, next_attempt_at, created_at, updated_at, sent_at) "
-                "VALUES ('sent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "INSERT INTO items (id, state, source, source_name, client, tracking_id, content_hash, column_set_id, "
+                "group_key, next_attempt_at, created_at, updated_at, sent_at) "
+                "VALUES (?, 'sent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO payloads (item_id, payload) VALUES (?, '[]')", [(i,) for i in ids])
 
 
 def main() -> None:

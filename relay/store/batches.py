@@ -34,7 +34,8 @@ class BatchTransitions:
         """Only what a batch body is built from: three columns instead of an item's twenty."""
         columns_of = self.columns_of
         return [Member(r[0], columns_of(r[1]), r[2])
-                for r in conn.execute(f"SELECT id, column_set_id, payload FROM items {where}", params)]
+                for r in conn.execute(f"SELECT id, column_set_id, (SELECT payload FROM payloads WHERE item_id = items.id) "
+                                      f"FROM items {where}", params)]
 
     # -- forming and claiming -----------------------------------------------------------------
 
@@ -87,13 +88,13 @@ class BatchTransitions:
         if not used:
             raise IllegalTransition("a batch needs at least one item")
         cur = conn.execute(
-            "INSERT INTO batches (idempotency_key, state, client, content_type, payloadname, body, item_count, "
-            "next_attempt_at, parent_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), client, spec.content_type, source_name, spec.body, len(used),
-             now, parent, now, now),
+            "INSERT INTO batches (idempotency_key, state, client, content_type, payloadname, item_count, "
+            "next_attempt_at, parent_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), client, spec.content_type, source_name, len(used), now, parent, now, now),
         )
         batch_id = cur.lastrowid
         assert batch_id is not None
+        conn.execute("INSERT INTO batch_bodies (batch_id, body) VALUES (?, ?)", (batch_id, spec.body))
         conn.executemany(
             "INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)",
             [(batch_id, pos, it.id) for pos, it in enumerate(used, start=1)],
@@ -105,7 +106,8 @@ class BatchTransitions:
 
     def _batch(self, conn: sqlite3.Connection, batch_id: int) -> Batch:
         row = conn.execute(
-            "SELECT id, idempotency_key, state, client, content_type, payloadname, body, attempts, "
+            "SELECT id, idempotency_key, state, client, content_type, payloadname, "
+            "(SELECT body FROM batch_bodies WHERE batch_id = batches.id), attempts, "
             "next_attempt_at, created_at FROM batches WHERE id = ?",
             (batch_id,),
         ).fetchone()
@@ -330,11 +332,12 @@ class BatchTransitions:
     def purge(self, *, now: float, retention_days: float) -> int:
         """Drop payloads (not hashes, not history) of items sent longer ago than the retention."""
         cutoff = now - retention_days * DAY
+        due = "FROM items WHERE state = 'sent' AND purged_at IS NULL AND sent_at < ?"
         with self.db.transaction() as conn:
-            count = conn.execute("UPDATE items SET payload = NULL WHERE state = 'sent' AND payload IS NOT NULL "
-                                 "AND sent_at < ?", (cutoff,)).rowcount
-            conn.execute("UPDATE batches SET body = NULL WHERE state <> 'open' AND body IS NOT NULL AND updated_at < ?",
-                         (cutoff,))
+            conn.execute(f"DELETE FROM payloads WHERE item_id IN (SELECT id {due})", (cutoff,))
+            count = conn.execute(f"UPDATE items SET purged_at = ? WHERE id IN (SELECT id {due})", (now, cutoff)).rowcount
+            conn.execute("DELETE FROM batch_bodies WHERE batch_id IN "
+                         "(SELECT id FROM batches WHERE state <> 'open' AND updated_at < ?)", (cutoff,))
         return count
 
     def make_due(self, *, now: float) -> int:

@@ -108,6 +108,8 @@ class Database:
 
     def migrate(self) -> None:
         version = self._check_version()
+        if version < 2 and sqlite3.sqlite_version_info < (3, 35, 0):  # migration 2 drops a column
+            raise EnvironmentProblem(f"relay needs SQLite 3.35 or newer; this Python has {sqlite3.sqlite_version}")
         for number, name, sql in MIGRATIONS:
             if number <= version:
                 continue

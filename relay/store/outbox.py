@@ -30,15 +30,17 @@ CHUNK = 2000  # rows of a file checked for duplicates and written together
 ROWS_PER_STATEMENT = 200  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
 
 _ITEM_INSERT_HEAD = (
-    "INSERT INTO items (state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-    "column_set_id, payload, group_key, next_attempt_at, created_at, updated_at) VALUES "
+    "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
+    "column_set_id, group_key, next_attempt_at, created_at, updated_at) VALUES "
 )
-_ITEM_VALUES = "('pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_ITEM_PARAMS = _ITEM_VALUES.count("?")
-_INSERT_ITEM = _ITEM_INSERT_HEAD + _ITEM_VALUES
+_ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PAYLOAD_INSERT_HEAD = "INSERT INTO payloads (item_id, payload) VALUES "
+_PAYLOAD_VALUES = "(?, ?)"
+
 # The parameters of one row of each insert.
-ItemRow = tuple[str, str | None, int | None, int | None, str, str | None, str, int | None, str, str, float, float,
-                float]
+ItemRow = tuple[int | None, str, str | None, int | None, int | None, str, str | None, str, int | None, str, float,
+                float, float]
+PayloadRow = tuple[int, str]
 DuplicateRow = tuple[str, int, str, str | None, int | None, int | None, str | None, float]
 
 _INSERT_DUPLICATE = (
@@ -66,7 +68,6 @@ class Outbox(BatchTransitions, Queries):
         self._column_sets: dict[tuple[str, ...], int] = {}  # committed column sets
         self._new_column_sets: dict[tuple[str, ...], int] = {}  # inserted by the open transaction
         self._columns_by_id: dict[int, tuple[str, ...]] = {}
-        self._rows_per_statement: int | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -124,19 +125,10 @@ class Outbox(BatchTransitions, Queries):
 
     # -- adding items -----------------------------------------------------------------------
 
-    def _insert_items(self, conn: sqlite3.Connection, rows: Sequence[ItemRow]) -> None:
-        """Insert item rows (parameters of ``_INSERT_ITEM``), many per statement."""
-        per = self._rows_per_statement
-        if per is None:  # SQLite before 3.32 allows 999 variables in a statement, later ones 32766
-            limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            per = self._rows_per_statement = max(1, min(ROWS_PER_STATEMENT, limit // _ITEM_PARAMS))
-        whole = len(rows) - len(rows) % per
-        if whole:
-            sql = _ITEM_INSERT_HEAD + ",".join([_ITEM_VALUES] * per)
-            for start in range(0, whole, per):
-                conn.execute(sql, list(chain.from_iterable(rows[start:start + per])))
-        if whole < len(rows):
-            conn.executemany(_INSERT_ITEM, rows[whole:])
+    def _insert_items(self, conn: sqlite3.Connection, rows: Sequence[ItemRow], payloads: Sequence[PayloadRow]) -> None:
+        """Insert items (with their ids given) and their payloads, many rows per statement."""
+        _insert_many(conn, _ITEM_INSERT_HEAD, _ITEM_VALUES, rows)
+        _insert_many(conn, _PAYLOAD_INSERT_HEAD, _PAYLOAD_VALUES, payloads)
 
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
         """content hash -> id of the item accepted within the window, for those already known."""
@@ -207,11 +199,12 @@ class Outbox(BatchTransitions, Queries):
             cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
             group = f"{client}|{cs_id if cs_id is not None else 'json'}|{source_name or ''}"
             cur = conn.execute(
-                _INSERT_ITEM,
-                (source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
-                 cs_id, item.payload, group, now, now, now),
+                _ITEM_INSERT_HEAD + _ITEM_VALUES,
+                (None, source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
+                 cs_id, group, now, now, now),
             )
             assert cur.lastrowid is not None
+            conn.execute(_PAYLOAD_INSERT_HEAD + _PAYLOAD_VALUES, (cur.lastrowid, item.payload))
             result.ids.append(cur.lastrowid)
             result.duplicate.append(False)
 
@@ -298,7 +291,7 @@ class Outbox(BatchTransitions, Queries):
         with self.db.transaction() as conn:
             targets = self._check_states(conn, ids, ("sent",), "resent")
             for item_id in targets:
-                row = conn.execute("SELECT payload IS NULL FROM items WHERE id = ?", (item_id,)).fetchone()
+                row = conn.execute("SELECT purged_at IS NOT NULL FROM items WHERE id = ?", (item_id,)).fetchone()
                 if row[0]:
                     raise IllegalTransition(
                         f"item {item_id} cannot be resent: its content was removed after the retention period"
@@ -435,6 +428,9 @@ class FileTransaction:
         assert cur.lastrowid is not None
         self.file_id = cur.lastrowid
         self._cs_id = self._outbox._column_set_id(conn, self._columns)
+        # Ids are given here (this transaction is the only writer), so that a chunk's items and their
+        # payloads can each go in as multi-row inserts.
+        self._next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
         self._group = f"{self._client}|{self._cs_id}|{name}"
         return self
 
@@ -458,32 +454,33 @@ class FileTransaction:
         name, _, _, _, source = self._meta
         known = self._outbox._originals(conn, [r[3] for r in rows], now)
         inserts: list[ItemRow] = []
+        payloads: list[PayloadRow] = []
         dups: list[DuplicateRow] = []
+        item_id = self._next_id
         for line, payload, tracking_id, content_hash in rows:
             original = known.get(content_hash)
             if original is not None:
                 dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
                 continue
             if self._outbox.dedupe_window_s > 0:
-                known[content_hash] = -1  # a second copy inside this chunk: resolved after the insert
-            inserts.append((source, name, self.file_id, line, self._client, tracking_id, content_hash, self._cs_id,
-                            payload, self._group, now, now, now))
+                known[content_hash] = item_id  # a second copy inside this chunk
+            inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
+                            self._cs_id, self._group, now, now, now))
+            payloads.append((item_id, payload))
+            item_id += 1
+        self._next_id = item_id
         self.accepted += len(inserts)
         self.duplicates += len(dups)
         if last:
-            self._write(inserts, dups)
+            self._write(inserts, payloads, dups)
         else:
-            self._writer.start(lambda: self._write(inserts, dups))
+            self._writer.start(lambda: self._write(inserts, payloads, dups))
 
-    def _write(self, inserts: list[ItemRow], dups: list[DuplicateRow]) -> None:
+    def _write(self, inserts: list[ItemRow], payloads: list[PayloadRow], dups: list[DuplicateRow]) -> None:
         conn = self._conn
         if inserts:
-            self._outbox._insert_items(conn, inserts)
+            self._outbox._insert_items(conn, inserts, payloads)
         if dups:
-            unresolved = [d[0] for d in dups if d[1] == -1]
-            if unresolved:
-                ids = self._outbox._originals(conn, unresolved, self._now)
-                dups = [(d[0], ids[d[0]], *d[2:]) if d[1] == -1 else d for d in dups]
             conn.executemany(_INSERT_DUPLICATE, dups)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -503,6 +500,18 @@ class FileTransaction:
         else:
             self._writer.abandon()  # a write still running must end before the rollback
         return self._tx.__exit__(exc_type, exc, tb)
+
+
+def _insert_many(conn: sqlite3.Connection, head: str, values: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """``head`` + ``values`` for each row, as few statements as SQLite's variable limit allows."""
+    per = max(1, min(ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // values.count("?")))
+    whole = len(rows) - len(rows) % per
+    if whole:
+        sql = head + ",".join([values] * per)
+        for start in range(0, whole, per):
+            conn.execute(sql, list(chain.from_iterable(rows[start:start + per])))
+    if whole < len(rows):
+        conn.executemany(head + values, rows[whole:])
 
 
 class _ChunkWriter:

@@ -34,7 +34,8 @@ class Queries:
     db: Database
 
     ITEM_COLUMNS = (
-        "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, payload, attempts, "
+        "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
+        "(SELECT payload FROM payloads WHERE item_id = items.id), attempts, "
         "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced"
     )
     FILE_COLUMNS = (

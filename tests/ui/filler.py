@@ -144,11 +144,14 @@ def bulk(path: Path, n: int, *, state: str = "pending", now: float = 1_767_225_6
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")  # test data: durability does not matter here
     conn.execute("BEGIN")
+    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
     conn.executemany(
-        "INSERT INTO items (state, source, source_name, line, client, tracking_id, content_hash, payload, "
-        "group_key, next_attempt_at, created_at, updated_at) VALUES (?, 'watch', ?, ?, 'c', ?, ?, ?, 'g', ?, ?, ?)",
-        ((state, f"bulk_{i // 1000:04d}.csv", i % 1000 + 2, f"T{i:07d}", f"{i:064x}", json.dumps({"n": i}),
+        "INSERT INTO items (id, state, source, source_name, line, client, tracking_id, content_hash, "
+        "group_key, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'watch', ?, ?, 'c', ?, ?, 'g', ?, ?, ?)",
+        ((first + i, state, f"bulk_{i // 1000:04d}.csv", i % 1000 + 2, f"T{i:07d}", f"{i:064x}",
           now, now + i, now + i) for i in range(n)))
+    conn.executemany("INSERT INTO payloads (item_id, payload) VALUES (?, ?)",
+                     ((first + i, json.dumps({"n": i})) for i in range(n)))
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

@@ -53,11 +53,12 @@ def test_rows_across_chunks_keep_order_lines_and_duplicates(box):
             tx.add(line, payload(key), f"id{key}", f"hash-{key}")
     unique = list(dict.fromkeys(keys))
     assert (tx.accepted, tx.duplicates) == (len(unique), len(keys) - len(unique))
-    rows = box.db.conn.execute("SELECT id, line, content_hash, payload FROM items ORDER BY id").fetchall()
+    rows = box.db.conn.execute("SELECT id, line, content_hash, payload FROM items JOIN payloads ON item_id = id ORDER BY id").fetchall()
     first_line = {}
     for line, key in enumerate(keys, start=2):
         first_line.setdefault(key, line)
     assert [(r[1], r[2], r[3]) for r in rows] == [(first_line[k], f"hash-{k}", payload(k)) for k in unique]
+    assert box.count_items() == len(rows)  # every item has its payload
     id_of = {r[2]: r[0] for r in rows}
     dups = box.db.conn.execute("SELECT line, content_hash, original_item_id FROM duplicates ORDER BY line").fetchall()
     expected = [(line, f"hash-{k}", id_of[f"hash-{k}"]) for line, k in enumerate(keys, start=2)
@@ -88,10 +89,10 @@ def test_an_error_while_a_chunk_is_being_written_waits_for_it_then_rolls_back(bo
     started, release = threading.Event(), threading.Event()
     insert, abandon = Outbox._insert_items, outbox_module._ChunkWriter.abandon
 
-    def slow_insert(self, conn, rows):
+    def slow_insert(self, conn, rows, payloads):
         started.set()
         assert release.wait(10)
-        insert(self, conn, rows)
+        insert(self, conn, rows, payloads)
 
     def abandon_once_released(self):  # the chunk is still being written when the rollback comes
         release.set()

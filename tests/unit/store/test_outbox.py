@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -37,11 +38,48 @@ def test_pragmas_and_migrations_recorded(tmp_path):
     conn = box.db.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
     box.close()
     # reopening applies nothing twice
     box = Outbox(tmp_path / "o.db")
-    assert box.db.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    assert box.db.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
+    box.close()
+
+
+def test_an_outbox_of_schema_1_keeps_its_items_and_their_content(tmp_path):
+    """Migration 2 moves payloads to their own table; a purged item stays purged."""
+    from relay.store.db import _statements
+    from relay.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for statement in _statements(MIGRATIONS[0][2]):
+        conn.execute(statement)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at TEXT NOT NULL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'initial outbox', datetime('now'))")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO column_sets (id, key, columns) VALUES (1, 'k', ?)", (json.dumps(list(COLUMNS)),))
+    rows = [("pending", "h1", "\x1fA1\x1fPeña\x1f1", None, None), ("sent", "h2", None, T0 + 5, T0 + 5),
+            ("sent", "h3", "\x1fA3\x1fB\x1f3", T0 + 6, T0 + 6)]
+    for state, content_hash, payload, sent_at, updated in rows:
+        conn.execute("INSERT INTO items (state, source, client, tracking_id, content_hash, column_set_id, payload, "
+                     "group_key, next_attempt_at, created_at, updated_at, sent_at) "
+                     "VALUES (?, 'watch', 'c', ?, ?, 1, ?, 'c|1|', ?, ?, ?, ?)",
+                     (state, content_hash, content_hash, payload, T0, T0, updated or T0, sent_at))
+    conn.close()
+
+    box = Outbox(path)
+    assert box.db.conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
+    assert [box.get_item(i).payload for i in (1, 2, 3)] == ["\x1fA1\x1fPeña\x1f1", None, "\x1fA3\x1fB\x1f3"]
+    assert box.db.conn.execute("SELECT id, purged_at FROM items WHERE purged_at IS NOT NULL").fetchall() == [(2, T0 + 5)]
+    with pytest.raises(IllegalTransition, match="removed after the retention period"):
+        box.resend([2], now=T0 + 10)
+    assert box.purge(now=T0 + 86400 * 2, retention_days=1) == 1  # item 3 now; item 2 was purged before
+    assert box.get_item(3).payload is None and box.get_item(3).content_hash == "h3"
+    batch = claim(box, now=T0 + 86400 * 2)
+    assert batch.item_ids == (1,) and batch.body.decode().splitlines()[1] == "A1,Peña,1"
     box.close()
 
 
