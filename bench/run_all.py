@@ -36,7 +36,7 @@ SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 SIZES = {
     "full": {
         "ingest": ["--rows", "50000", "--small", "5000", "--sent", "300000", "--claim", "20000"],
-        "drain": ["--items", "20000", "--idle", "3"],
+        "drain": ["--items", "50000", "--idle", "3"],
         "listener": ["--seconds", "5"],
         "gui": ["--items", "1000000", "--runs", "1"],
         "stub": ["--batches", "40", "--rows", "500"],
