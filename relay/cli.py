@@ -16,6 +16,7 @@ from relay.clock import SystemClock, iso
 from relay.config import Config, load
 from relay.errors import ConfigError, RelayError
 from relay.paths import config_file
+from relay.store.models import STATES
 
 log = logging.getLogger("relay")
 
@@ -39,16 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     li = sub.add_parser("list", help="items, newest first")
-    li.add_argument("--state", choices=["pending", "sending", "sent", "failed", "dead"])
+    li.add_argument("--state", choices=list(STATES))
     li.add_argument("--limit", type=int, default=50)
     li.add_argument("--search", metavar="TEXT", help="tracking id or file name")
     li.add_argument("--json", action="store_true")
 
-    r = sub.add_parser("retry", help="put failed or dead items back to pending")
+    r = sub.add_parser("retry", help="put failed, dead or discarded items back to pending")
     grp = r.add_mutually_exclusive_group(required=True)
     grp.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
     grp.add_argument("--failed", action="store_true", help="every failed item")
     grp.add_argument("--dead", action="store_true", help="every dead item")
+    grp.add_argument("--discarded", action="store_true", help="every discarded item")
+
+    d = sub.add_parser("discard", help="set failed or dead items aside: not to be sent (a retry undoes it)")
+    d.add_argument("ids", nargs="+", type=int, metavar="ID")
+    d.add_argument("--reason", metavar="TEXT", help="why, kept in the audit log")
 
     rs = sub.add_parser("resend", help="send already-sent items again, on purpose")
     rs.add_argument("--force", action="store_true", help="required: confirms the intake will receive them again")
@@ -90,13 +96,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(snap, indent=2))
         return 0
     print(f"relay {__version__} — outbox {config.store.path}")
-    for state in ("pending", "sending", "sent", "failed", "dead"):
+    for state in STATES:
+        if state == "discarded" and not snap[state]:
+            continue  # only shown once a person has discarded something
         extra = ""
         if state == "pending" and snap["oldest_pending_at"]:
             extra = f"  (oldest since {snap['oldest_pending_at']})"
         if state in ("failed", "dead") and snap[state]:
             extra = f"  <- need a person: relay list --state {state}"
-        print(f"  {state:<8} {snap[state]:>9,}{extra}")
+        print(f"  {state:<9} {snap[state]:>9,}{extra}")
     print(f"  duplicates skipped {snap['duplicates']:,}; files processed {snap['files_processed']:,}, "
           f"rejected {snap['files_rejected']:,}")
     if snap["paused"]:
@@ -142,10 +150,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     config = _config(args)
-    state = "failed" if args.failed else "dead" if args.dead else None
+    state = "failed" if args.failed else "dead" if args.dead else "discarded" if args.discarded else None
     with _outbox(config) as outbox:
         done = outbox.retry(args.ids, state=state, now=SystemClock().now(), actor="cli")
     print(f"{len(done)} item(s) back to pending")
+    return 0
+
+
+def cmd_discard(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _outbox(config) as outbox:
+        done = outbox.discard(args.ids, now=SystemClock().now(), actor="cli", reason=args.reason)
+    extra = len(done) - len(set(args.ids))
+    print(f"{len(done)} item(s) discarded: they will not be sent (relay retry ID... brings them back)"
+          + (f"; {extra} of them travelled in the same batch as those named, whose outcome is unknown" if extra > 0 else ""))
     return 0
 
 
@@ -240,7 +258,8 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "status": cmd_status, "list": cmd_list, "retry": cmd_retry, "resend": cmd_resend, "ingest": cmd_ingest,
+    "status": cmd_status, "list": cmd_list, "retry": cmd_retry, "discard": cmd_discard, "resend": cmd_resend,
+    "ingest": cmd_ingest,
     "token": cmd_token, "run": cmd_run, "gui": cmd_gui, "demo": cmd_demo, "autostart": cmd_autostart,
 }
 

@@ -9,6 +9,7 @@ from typing import Any
 from relay.clock import iso
 from relay.config import MaintenanceWindow
 from relay.delivery.maintenance import maintenance_until
+from relay.store.models import STATES
 from relay.store.outbox import Outbox
 
 # Keys in the outbox's control table.
@@ -30,7 +31,7 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         until = unavailable
     paused_by = control.get(PAUSED_BY)
     return {
-        **{state: counts.by_state[state] for state in ("pending", "sending", "sent", "failed", "dead")},
+        **{state: counts.by_state[state] for state in STATES},
         "duplicates": counts.duplicates,
         "files_processed": counts.files_processed,
         "files_rejected": counts.files_rejected,

@@ -43,7 +43,7 @@ CONTENT_TYPES = {
     "application/ndjson": "ndjson",
     "text/csv": "csv",
 }
-FINAL_STATES = ("sent", "failed", "dead")
+FINAL_STATES = ("sent", "failed", "dead", "discarded")
 MAX_WAIT_S = 30.0
 POLL_S = 0.15  # how often a waiting GET looks at the item again
 RETRY_AFTER_S = 30  # told to callers when the outbox cannot take their results

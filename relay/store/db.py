@@ -110,22 +110,35 @@ class Database:
         version = self._check_version()
         if version < 2 and sqlite3.sqlite_version_info < (3, 35, 0):  # migration 2 drops a column
             raise EnvironmentProblem(f"relay needs SQLite 3.35 or newer; this Python has {sqlite3.sqlite_version}")
-        for number, name, sql in MIGRATIONS:
-            if number <= version:
-                continue
-            with self.transaction():
-                self.conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-                )
-                for statement in _statements(sql):
-                    self.conn.execute(statement)
-                self.conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
-                    (number, name),
-                )
-                self.conn.execute(f"PRAGMA user_version = {int(number)}")
-            log.info("outbox migrated to schema %d (%s)", number, name)
+        pending = [m for m in MIGRATIONS if m[0] > version]
+        if not pending:
+            return
+        # A migration may rebuild a table that others refer to: foreign keys are off while it runs
+        # (the pragma has no effect inside a transaction) and checked before its commit.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for number, name, sql in pending:
+                with self.transaction():
+                    self.conn.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                    )
+                    for statement in _statements(sql):
+                        self.conn.execute(statement)
+                    broken = self.conn.execute("PRAGMA foreign_key_check").fetchmany(3)
+                    if broken:
+                        raise EnvironmentProblem(
+                            f"the outbox at {self.path} could not be updated to schema {number}: "
+                            f"rows refer to rows that do not exist ({broken}); it has been left as it was"
+                        )
+                    self.conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
+                        (number, name),
+                    )
+                    self.conn.execute(f"PRAGMA user_version = {int(number)}")
+                log.info("outbox migrated to schema %d (%s)", number, name)
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

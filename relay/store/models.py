@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-STATES = ("pending", "sending", "sent", "failed", "dead")
+STATES = ("pending", "sending", "sent", "failed", "dead", "discarded")
+WAITING_FOR_A_PERSON = ("failed", "dead", "discarded")  # the states a retry takes back to pending
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from relay.errors import IllegalTransition
 from relay.hashing import sha256_text
 from relay.store.batches import BatchTransitions
 from relay.store.db import Database
-from relay.store.models import AddResult, FileRecord, NewItem
+from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.queries import Queries
 
 log = logging.getLogger("relay.store")
@@ -261,30 +261,57 @@ class Outbox(BatchTransitions, Queries):
     def retry(
         self, ids: Sequence[int] = (), *, state: str | None = None, now: float, actor: str = "person"
     ) -> list[int]:
-        """Failed or dead items back to pending. Explicit ids in another state raise."""
-        if state not in (None, "failed", "dead"):
-            raise IllegalTransition(f"only failed or dead items can be retried, not {state}")
+        """Failed, dead or discarded items back to pending. Explicit ids in another state raise."""
+        if state not in (None, *WAITING_FOR_A_PERSON):
+            raise IllegalTransition(f"only failed, dead or discarded items can be retried, not {state}")
         with self.db.transaction() as conn:
             if state is not None:
                 targets = [r[0] for r in conn.execute("SELECT id FROM items WHERE state = ? ORDER BY id", (state,))]
             else:
-                targets = self._check_states(conn, ids, ("failed", "dead"), "retried")
-            parked = {row[0] for row in conn.execute(
-                f"SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
-                f"WHERE i.id IN ({','.join('?' * len(targets))}) AND b.state = 'open'", targets)} if targets else set()
-            for batch_id in parked:  # sent before: the same batch, same key, goes again (all of it)
+                targets = self._check_states(conn, ids, WAITING_FOR_A_PERSON, "retried")
+            for batch_id in self._parked_batches(conn, targets):  # sent before: the same batch, same key, again
                 conn.execute("UPDATE items SET state = 'pending', next_attempt_at = ?, updated_at = ?, "
-                             "last_error = NULL WHERE batch_id = ? AND state = 'dead'", (now, now, batch_id))
+                             "last_error = NULL WHERE batch_id = ? AND state IN ('dead', 'discarded')",
+                             (now, now, batch_id))
                 conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
                              (now, now, batch_id))
             conn.executemany(
                 "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
-                "last_error = NULL WHERE id = ? AND state IN ('failed', 'dead')",
+                "last_error = NULL WHERE id = ? AND state IN ('failed', 'dead', 'discarded')",
                 [(now, now, item_id) for item_id in targets],
             )
             self._audit_items(conn, "retry", targets, now, actor)
         log.info("retry: %d item(s) back to pending", len(targets))
         return targets
+
+    def discard(self, ids: Sequence[int], *, now: float, actor: str = "person", reason: str | None = None) -> list[int]:
+        """A person decides failed or dead items are not to be sent (a test record, a result the lab
+        sends again corrected). Nothing is deleted: the items keep their content and history, leave
+        the lists that ask for attention, and a retry brings them back. Items that travelled in a
+        batch with an unknown outcome are discarded with the rest of that batch, which keeps its key.
+        Returns the ids discarded."""
+        with self.db.transaction() as conn:
+            targets = self._check_states(conn, ids, ("failed", "dead"), "discarded")
+            chosen = set(targets)
+            for batch_id in self._parked_batches(conn, targets):
+                targets += [r[0] for r in conn.execute(
+                    "SELECT id FROM items WHERE batch_id = ? AND state = 'dead' ORDER BY id", (batch_id,))
+                    if r[0] not in chosen]
+            conn.executemany("UPDATE items SET state = 'discarded', updated_at = ? WHERE id = ? "
+                             "AND state IN ('failed', 'dead')", [(now, item_id) for item_id in targets])
+            conn.executemany("INSERT INTO audit (at, actor, action, item_id, detail) VALUES (?, ?, 'discard', ?, ?)",
+                             [(now, actor, item_id, reason) for item_id in targets])
+        log.info("discard: %d item(s) set aside by a person", len(targets))
+        return targets
+
+    @staticmethod
+    def _parked_batches(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
+        """The open batches these items are still bound to: sent before, outcome unknown, parked."""
+        if not ids:
+            return set()
+        return {row[0] for row in conn.execute(
+            f"SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
+            f"WHERE i.id IN ({','.join('?' * len(ids))}) AND b.state = 'open'", list(ids))}
 
     def resend(self, ids: Sequence[int], *, now: float, actor: str = "person") -> list[int]:
         """Sent items back to pending on purpose, past duplicate suppression."""

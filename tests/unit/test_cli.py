@@ -114,3 +114,28 @@ def test_default_config_location_and_relay_config_env(capsys, cfg, monkeypatch):
     monkeypatch.setenv("RELAY_CONFIG", str(cfg))
     code, out, _ = run(capsys, "status", "--json")
     assert code == 0 and json.loads(out)["pending"] == 0
+
+
+def test_discard_sets_failed_items_aside_and_retry_brings_them_back(capsys, cfg, tmp_path):
+    write_simple_report(tmp_path / "a.csv", 3)
+    run(capsys, "--config", str(cfg), "ingest", str(tmp_path / "a.csv"))
+    with Outbox(tmp_path / "outbox.db") as box:
+        b = box.claim(now=1e10, lease_s=60, owner="x", limit=2, build=csv_build)
+        box.fail_batch(b.id, owner="x", reason="bad", status=422, now=1e10)
+    code, _, err = run(capsys, "--config", str(cfg), "discard", "3")
+    assert code == 1 and "only failed or dead" in err  # item 3 is pending
+    code, out, _ = run(capsys, "--config", str(cfg), "discard", "1", "--reason", "test record")
+    assert code == 0 and "1 item(s) discarded" in out
+    code, out, _ = run(capsys, "--config", str(cfg), "status", "--json")
+    snap = json.loads(out)
+    assert (snap["failed"], snap["discarded"], snap["pending"]) == (1, 1, 1)
+    code, out, _ = run(capsys, "--config", str(cfg), "status")
+    assert "discarded         1" in out
+    code, out, _ = run(capsys, "--config", str(cfg), "list", "--state", "discarded", "--json")
+    assert [i["id"] for i in json.loads(out)] == [1]
+    code, out, _ = run(capsys, "--config", str(cfg), "retry", "--discarded")
+    assert code == 0 and "1 item(s) back to pending" in out
+    with Outbox(tmp_path / "outbox.db") as box:
+        assert box.db.conn.execute("SELECT actor, action, item_id, detail FROM audit WHERE item_id = 1 "
+                                   "ORDER BY id").fetchall() == [("cli", "discard", 1, "test record"),
+                                                                 ("cli", "retry", 1, None)]

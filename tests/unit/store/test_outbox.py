@@ -68,10 +68,18 @@ def test_an_outbox_of_schema_1_keeps_its_items_and_their_content(tmp_path):
                      "group_key, next_attempt_at, created_at, updated_at, sent_at) "
                      "VALUES (?, 'watch', 'c', ?, ?, 1, ?, 'c|1|', ?, ?, ?, ?)",
                      (state, content_hash, content_hash, payload, T0, T0, updated or T0, sent_at))
+    conn.execute("INSERT INTO batches (id, idempotency_key, state, client, content_type, body, item_count, "
+                 "next_attempt_at, created_at, updated_at) VALUES (7, 'k-7', 'done', 'c', 'text/csv', ?, 1, ?, ?, ?)",
+                 (b"a,b\r\n1,2\r\n", T0, T0, T0))
+    conn.execute("INSERT INTO batch_items (batch_id, position, item_id) VALUES (7, 1, 3)")
     conn.close()
 
     box = Outbox(path)
     assert box.db.conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
+    assert box.db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert box.get_batch(7).body == b"a,b\r\n1,2\r\n" and box.get_batch(7).item_ids == (3,)
+    assert "'discarded'" in box.db.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    assert box.db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert [box.get_item(i).payload for i in (1, 2, 3)] == ["\x1fA1\x1fPeña\x1f1", None, "\x1fA3\x1fB\x1f3"]
     assert box.db.conn.execute("SELECT id, purged_at FROM items WHERE purged_at IS NOT NULL").fetchall() == [(2, T0 + 5)]
     with pytest.raises(IllegalTransition, match="removed after the retention period"):
@@ -440,3 +448,37 @@ def test_send_now_leaves_a_parked_batch_for_a_person(outbox):
     outbox.expire(now=later, after_days=14)
     outbox.make_due(now=later + 1)
     assert claim(outbox, now=later + 2) is None and states(outbox) == {"dead": 1}
+
+
+def test_discard_is_a_person_setting_failed_or_dead_items_aside_never_a_deletion(outbox):
+    add(outbox, 3)
+    b = claim(outbox, limit=2)
+    outbox.fail_batch(b.id, owner="s1", reason="bad code", status=400, now=T0 + 2)
+    with pytest.raises(IllegalTransition, match="only failed or dead items can be discarded"):
+        outbox.discard([3], now=T0 + 3)  # pending
+    assert outbox.discard([1], now=T0 + 3, actor="ana", reason="test record") == [1]
+    assert states(outbox) == {"pending": 1, "failed": 1, "discarded": 1}
+    item = outbox.get_item(1)
+    assert item.payload is not None and item.last_error == "bad code"  # content and reason kept
+    assert outbox.expire(now=T0 + 86400 * 60, after_days=14) == 2  # pending + failed expire; discarded stays
+    assert states(outbox) == {"dead": 2, "discarded": 1}
+    assert outbox.retry(state="dead", now=T0 + 86400 * 60) == [2, 3]
+    assert outbox.retry(state="discarded", now=T0 + 86400 * 60) == [1]
+    assert states(outbox) == {"pending": 3}
+    assert [(h.kind, h.detail) for h in outbox.history(1) if h.kind in ("discard", "retry")] == [
+        ("discard", "by ana: test record"), ("retry", "by person")]
+
+
+def test_discarding_an_item_of_a_parked_batch_sets_aside_the_whole_batch_and_keeps_its_key(outbox):
+    add(outbox, 3)
+    b = claim(outbox, limit=2)
+    outbox.backoff(b.id, owner="s1", next_at=T0 + 10, status=504, error="lost reply", now=T0 + 2)
+    later = T0 + 15 * 86400
+    outbox.expire(now=later, after_days=14)
+    assert outbox.discard([b.item_ids[0]], now=later + 1) == list(b.item_ids)
+    assert states(outbox) == {"discarded": 2, "dead": 1}
+    assert claim(outbox, now=later + 2) is None  # nothing of it is sent
+    outbox.retry([b.item_ids[1]], now=later + 3)  # a person changes their mind
+    again = claim(outbox, now=later + 4)
+    assert again.id == b.id and again.idempotency_key == b.idempotency_key and again.item_ids == b.item_ids
+    assert states(outbox) == {"sending": 2, "dead": 1}
