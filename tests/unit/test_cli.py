@@ -83,12 +83,18 @@ def test_missing_file_is_non_zero(capsys, cfg, tmp_path):
     assert code != 0 and "no such file" in err
 
 
-def test_retry_and_resend(capsys, cfg, tmp_path):
+def ingest_three_and_fail_two(capsys, cfg, tmp_path):
+    """Three results read from a file; the intake refused the first two (items 1 and 2)."""
     write_simple_report(tmp_path / "a.csv", 3)
     run(capsys, "--config", str(cfg), "ingest", str(tmp_path / "a.csv"))
-    with Outbox(tmp_path / "outbox.db") as box:
-        b = box.claim(now=1e10, lease_s=60, owner="x", limit=2, build=csv_build)
-        box.fail_batch(b.id, owner="x", reason="bad", status=422, now=1e10)
+    box = Outbox(tmp_path / "outbox.db")
+    b = box.claim(now=1e10, lease_s=60, owner="x", limit=2, build=csv_build)
+    box.fail_batch(b.id, owner="x", reason="bad", status=422, now=1e10)
+    return box
+
+
+def test_retry_and_resend(capsys, cfg, tmp_path):
+    with ingest_three_and_fail_two(capsys, cfg, tmp_path) as box:
         b2 = box.claim(now=1e10, lease_s=60, owner="x", limit=2, build=csv_build)
         box.complete(b2.id, owner="x", receipt="r", status=201, now=1e10)
     code, out, _ = run(capsys, "--config", str(cfg), "retry", "--failed")
@@ -117,11 +123,7 @@ def test_default_config_location_and_relay_config_env(capsys, cfg, monkeypatch):
 
 
 def test_discard_sets_failed_items_aside_and_retry_brings_them_back(capsys, cfg, tmp_path):
-    write_simple_report(tmp_path / "a.csv", 3)
-    run(capsys, "--config", str(cfg), "ingest", str(tmp_path / "a.csv"))
-    with Outbox(tmp_path / "outbox.db") as box:
-        b = box.claim(now=1e10, lease_s=60, owner="x", limit=2, build=csv_build)
-        box.fail_batch(b.id, owner="x", reason="bad", status=422, now=1e10)
+    ingest_three_and_fail_two(capsys, cfg, tmp_path).close()
     code, _, err = run(capsys, "--config", str(cfg), "discard", "3")
     assert code == 1 and "only failed or dead" in err  # item 3 is pending
     code, out, _ = run(capsys, "--config", str(cfg), "discard", "1", "--reason", "test record")
