@@ -118,6 +118,8 @@ class Database:
         self.conn.execute("PRAGMA foreign_keys = OFF")
         try:
             for number, name, sql in pending:
+                if version:  # an existing outbox: say why the start takes longer (about 30 s a million items)
+                    log.info("updating the outbox to schema %d (%s); on a large outbox this takes a while", number, name)
                 with self.transaction():
                     self.conn.execute(
                         "CREATE TABLE IF NOT EXISTS schema_migrations "
