@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the agent headless until SIGINT/SIGTERM")
     g = sub.add_parser("gui", help="the tray app and queue window")
     g.add_argument("--screenshot", metavar="FILE.png", help="render the main window to a PNG and exit")
-    g.add_argument("--view", choices=["pending", "failed", "dead", "sent", "duplicates", "files"],
+    g.add_argument("--view", choices=["pending", "failed", "dead", "discarded", "sent", "duplicates", "files"],
                    help="the view to open first")
     g.add_argument("--hidden", action="store_true", help="start in the tray only (used when starting at login)")
 

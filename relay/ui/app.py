@@ -146,7 +146,7 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
          tray_available: bool | None = None, tray_factory: TrayFactory | None = None,
          prompts: Prompts | None = None, view: str | None = None, hidden: bool = False) -> int:
     """Run the app; returns the process exit code. ``view`` opens that view first (pending,
-    failed, dead, sent, duplicates, files); ``hidden`` starts in the tray only (at login), when
+    failed, dead, discarded, sent, duplicates, files); ``hidden`` starts in the tray only (at login), when
     there is a tray."""
     started = time.perf_counter()
     qapp = _application()

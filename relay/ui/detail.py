@@ -42,7 +42,10 @@ HISTORY_WORDS = {
     "closed": "Batch closed",
     "lease expired": "Sending interrupted (relay stopped): will retry",
     "duplicate skipped": "Duplicate skipped",
+    "discard": "Discarded: will not be sent",
 }
+PERSON_ACTIONS = ("retry", "resend", "discard")  # audit entries: detail "by ACTOR" or "by ACTOR: REASON"
+ACTORS = {"person": "by a person", "cli": "from the command line"}
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -194,6 +197,12 @@ class DetailPane(QWidget):
             ("Received", f"{words.stamp(item.created_at)} from {where}"),
             ("Attempts", str(item.attempts)),
         ]
+        if item.state == "discarded":
+            discards = [h for h in history if h.kind == "discard"]
+            if discards:
+                who, why = _person_action(discards[-1])
+                info.append(("Discarded", f"{words.stamp(discards[-1].at)} {who}"))
+                info.append(("Reason given", why or "none"))
         if item.receipt:
             info.append(("Receipt", item.receipt))
         if item.sent_at:
@@ -237,6 +246,12 @@ class DetailPane(QWidget):
         self.stack.setCurrentIndex(1)
 
 
+def _person_action(h: HistoryEntry) -> tuple[str, str]:
+    """Who acted, in words, and the reason they gave ("" when none)."""
+    actor, _, why = (h.detail or "")[3:].partition(": ")
+    return ACTORS.get(actor, f"by {actor}"), why
+
+
 def _what(h: HistoryEntry) -> str:
     if h.kind in ("retry", "resend") and (h.detail or "").startswith("by "):  # a person's action
         return "Put back in the queue" if h.kind == "retry" else "Sent again on purpose"
@@ -248,6 +263,9 @@ def _what(h: HistoryEntry) -> str:
 
 def _detail(h: HistoryEntry) -> str:
     text = h.detail or ""
+    if h.kind in PERSON_ACTIONS and text.startswith("by "):
+        who, why = _person_action(h)
+        return f"{who}: {why}" if why else who
     if h.kind == "received" and text.startswith("from "):  # "from listener: listener" says it twice
         source, _, where = text[5:].partition(": ")
         return f"from {source}" if where == source else f"from {where}"

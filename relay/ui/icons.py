@@ -25,6 +25,7 @@ STATE_ACCENTS = {
     "sent": ACCENTS[DELIVERED],
     "failed": ACCENTS[ATTENTION],
     "dead": "#ad1457",
+    "discarded": "#607d8b",  # a person's decision: blue-grey, never an alarm
     "duplicate": "#757575",
     "none": "#a0a0a0",
     "accepted": ACCENTS[DELIVERED],

@@ -1,5 +1,6 @@
-"""The queue: a list of views (Pending, Failed, Dead-letter, Sent, Duplicates skipped, Files), the
-search box, one lazily paged table per view, the actions for the selection, and the detail pane."""
+"""The queue: a list of views (Pending, Failed, Dead-letter, Discarded, Sent, Duplicates skipped,
+Files), the search box, one lazily paged table per view, the actions for the selection, and the
+detail pane."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from relay.store.models import Item
+from relay.store.models import WAITING_FOR_A_PERSON, Item
 from relay.ui.detail import DetailPane
 from relay.ui.export import export_items
 from relay.ui.icons import state_dot
@@ -37,6 +38,7 @@ from relay.ui.session import Session
 from relay.ui.views import VIEW_DOTS, VIEWS, WIDTHS, ViewSpec, fit_columns, view_total
 
 SEARCH_DELAY_MS = 350
+RETRY_TEXTS = {"dead": "&Requeue selected", "discarded": "&Retry selected…"}  # "…": it asks first
 
 
 class QueuePanel(QWidget):
@@ -61,8 +63,9 @@ class QueuePanel(QWidget):
         self.views.header().setStretchLastSection(False)
         self.views.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.views.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        for spec in VIEWS:
+        for n, spec in enumerate(VIEWS, start=1):
             it = QTreeWidgetItem([spec.title, ""])
+            it.setToolTip(0, f"{spec.title} (Ctrl+{n})")
             it.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             it.setData(0, Qt.ItemDataRole.UserRole, spec.key)
             it.setIcon(0, state_dot(VIEW_DOTS[spec.key]))
@@ -89,6 +92,9 @@ class QueuePanel(QWidget):
         self.btn_retry.setToolTip("Put the selected results back in the queue (Ctrl+R)")
         self.btn_retry_all = QPushButton("Retry &all failed")
         self.btn_requeue_dead = QPushButton("Re&queue all dead")
+        self.btn_discard = QPushButton("&Discard selected…")
+        self.btn_discard.setToolTip("Set the selected results aside: they will not be sent, and stay in Discarded "
+                                    "where they can be retried")
         self.btn_resend = QPushButton("&Force resend…")
         self.btn_resend.setToolTip("Send the selected delivered results again, on purpose")
         self.btn_export = QPushButton("&Export selected…")
@@ -96,9 +102,11 @@ class QueuePanel(QWidget):
         self.btn_retry.clicked.connect(self.retry_selected)
         self.btn_retry_all.clicked.connect(lambda: self.session.retry(state="failed"))
         self.btn_requeue_dead.clicked.connect(lambda: self.session.retry(state="dead"))
+        self.btn_discard.clicked.connect(self.discard_selected)
         self.btn_resend.clicked.connect(self.resend_selected)
         self.btn_export.clicked.connect(self.export_selected)
-        self.buttons = (self.btn_retry, self.btn_retry_all, self.btn_requeue_dead, self.btn_resend, self.btn_export)
+        self.buttons = (self.btn_retry, self.btn_retry_all, self.btn_requeue_dead, self.btn_discard, self.btn_resend,
+                        self.btn_export)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -370,22 +378,59 @@ class QueuePanel(QWidget):
         kind, key = self.current.kind, self.current.key
         running = self.session.running
         stats = self.session.stats
-        self.btn_retry.setText("&Requeue selected" if key == "dead" else "&Retry selected")
-        self.btn_retry.setVisible(key in ("failed", "dead"))
+        self.btn_retry.setText(RETRY_TEXTS.get(key, "&Retry selected"))
+        self.btn_retry.setToolTip("Send the selected discarded results after all: back in the queue (Ctrl+R)"
+                                  if key == "discarded" else "Put the selected results back in the queue (Ctrl+R)")
+        self.btn_retry.setVisible(key in WAITING_FOR_A_PERSON)
         self.btn_retry_all.setVisible(key == "failed")
         self.btn_requeue_dead.setVisible(key == "dead")
+        self.btn_discard.setVisible(key in ("failed", "dead"))
         self.btn_resend.setVisible(key == "sent")
         self.btn_export.setVisible(kind == "items")
-        self.btn_retry.setEnabled(running and bool(self.selected_items(("failed", "dead"))))
+        self.btn_retry.setEnabled(running and bool(self._retryable()))
         self.btn_retry_all.setEnabled(running and bool(stats.get("failed")))
         self.btn_requeue_dead.setEnabled(running and bool(stats.get("dead")))
+        self.btn_discard.setEnabled(running and bool(self.selected_items(("failed", "dead"))))
         self.btn_resend.setEnabled(running and bool(self.selected_items(("sent",))))
         self.btn_export.setEnabled(bool(self.selected_items()))
 
+    def _retryable(self) -> list[Item]:
+        """What Retry (Ctrl+R) acts on: the selected results of the view's own state."""
+        return self.selected_items(self.current.states) if self.current.key in WAITING_FOR_A_PERSON else []
+
     def retry_selected(self) -> None:
-        ids = [i.id for i in self.selected_items(("failed", "dead"))]
-        if ids and self.session.running:
-            self.session.retry(ids)
+        items = self._retryable()
+        if not items or not self.session.running:
+            return
+        if self.current.key == "discarded":
+            n = len(items)
+            they, them = ("it", "it") if n == 1 else ("they", "them")
+            text = (f"A person decided {'this result was' if n == 1 else f'these {n:,} results were'} not to be "
+                    f"sent. If you continue, {they} go{'es' if n == 1 else ''} back in the queue and relay sends "
+                    f"{them} to the intake.\n\nSend {them} after all?")
+            if not self.prompts.confirm(self, "Send discarded results?", text, "Retry"):
+                return
+        self.session.retry([i.id for i in items])
+
+    def discard_selected(self) -> None:
+        items = self.selected_items(("failed", "dead"))
+        if not items or not self.session.running:
+            return
+        n = len(items)
+        title = "Discard this result?" if n == 1 else f"Discard {n:,} results?"
+        text = (f"{'This result' if n == 1 else f'These {n:,} results'} will not be sent to the intake.\n\n"
+                f"Nothing is deleted: {'it stays' if n == 1 else 'they stay'} in the Discarded list with "
+                f"{'its' if n == 1 else 'their'} content and history, and can be retried from there at any time.")
+        if any(i.state == "dead" and i.batch_id is not None for i in items):
+            # Still bound to a batch that was sent without an answer: the store sets that batch aside whole.
+            who, them = ("It was", "it") if n == 1 else ("Some of them were", "them")
+            text += (f"\n\n{who} sent before without an answer from the intake: the other results sent in the "
+                     f"same batch are discarded with {them}, and come back with {them} on a retry.")
+        reason = self.prompts.confirm_with_reason(
+            self, title, text, "&Discard", "&Reason (optional, kept in the history):",
+            "for example: a test record, or the lab sends a corrected result")
+        if reason is not None:
+            self.session.discard([i.id for i in items], reason or None)
 
     def resend_selected(self) -> None:
         items = self.selected_items(("sent",))

@@ -23,6 +23,7 @@ from relay.config import Config
 from relay.errors import EnvironmentProblem, RelayError
 from relay.events import EventBus, SenderState
 from relay.paths import config_file
+from relay.store.outbox import Outbox
 from relay.ui.bridge import Bridge
 from relay.ui.incidents import IncidentTracker, Notice
 from relay.ui.reader import StoreReader
@@ -39,6 +40,11 @@ class AgentLike(Protocol):
 
     config: Config
     events: EventBus
+
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def box(self) -> Outbox: ...  # the agent's own outbox, for the person actions it has no method for
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -246,6 +252,18 @@ class Session(QObject):
         self._act(f"Putting {what} back in the queue", lambda a: a.retry(list(ids), state=state),
                   lambda done: f"{len(done):,} result(s) back in the queue.")
 
+    def discard(self, ids: Sequence[int], reason: str | None = None) -> None:
+        """Failed or dead results set aside by a person: not to be sent, kept with their history,
+        back in the queue with a retry. Results that travelled in a batch with an unknown outcome
+        go together with the rest of that batch, so more may be discarded than were chosen."""
+        chosen = list(dict.fromkeys(ids))
+        why = reason or None
+
+        def job(agent: AgentLike) -> list[int]:
+            return agent.box.discard(chosen, now=agent.clock.now(), actor="person", reason=why)
+
+        self._act(f"Discarding {len(chosen):,} result(s)", job, lambda done: discard_message(len(chosen), done))
+
     def resend(self, ids: Sequence[int]) -> None:
         self._act(f"Queueing {len(ids):,} result(s) to send again", lambda a: a.resend(list(ids)),
                   lambda done: f"{len(done):,} result(s) will be sent again.")
@@ -316,6 +334,17 @@ class Session(QObject):
             self.reader.windows = tuple(config.maintenance)
 
 
+def discard_message(chosen: int, discarded: Sequence[int]) -> str:
+    n = len(discarded)
+    extra = n - chosen
+    text = (f"{n:,} result(s) discarded: they will not be sent. They are kept in Discarded, where Retry puts "
+            "them back in the queue.")
+    if extra > 0:
+        text += (f" That is {chosen:,} selected and {extra:,} more that travelled in the same batch (sent before, "
+                 "outcome unknown), which is set aside whole.")
+    return text
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -323,4 +352,4 @@ def _user() -> str:
         return "a person"
 
 
-__all__ = ["AgentFactory", "AgentLike", "Notice", "Session", "default_agent_factory"]
+__all__ = ["AgentFactory", "AgentLike", "Notice", "Session", "default_agent_factory", "discard_message"]

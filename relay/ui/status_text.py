@@ -21,6 +21,7 @@ STATE_LABELS = {
     "sent": "Sent",
     "failed": "Failed",
     "dead": "Dead-letter",
+    "discarded": "Discarded",
 }
 
 
@@ -94,9 +95,10 @@ def next_attempt(state: str, at: float | None, now: float, tz: tzinfo | None = N
 
 def short_reason(state: str, last_error: str | None, attempts: int, forced: bool = False) -> str:
     """The reason for a table cell: the first clause (the rest is in the tooltip and the detail).
-    In the Failed and Dead-letter views the state goes without saying: the cell is the cause."""
+    In the Failed, Dead-letter and Discarded views the state goes without saying: the cell is the
+    cause (for a discarded result, why it had failed before a person set it aside)."""
     err = (last_error or "").strip()
-    if state in ("failed", "dead") and err:
+    if state in ("failed", "dead", "discarded") and err:
         text = err[0].upper() + err[1:]
     else:
         text = reason(state, last_error, attempts, forced)
@@ -118,6 +120,9 @@ def reason(state: str, last_error: str | None, attempts: int, forced: bool = Fal
         return f"Rejected by the intake: {err}" if err else "Rejected by the intake"
     if state == "dead":
         return f"Given up: {err}" if err else "Given up"
+    if state == "discarded":
+        text = "Discarded by a person: will not be sent"
+        return f"{text} (it had failed: {err})" if err else text
     return err
 
 

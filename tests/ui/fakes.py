@@ -20,6 +20,20 @@ from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL, snapshot
 from relay.store.outbox import Outbox
 
 
+class AgentOutbox(Outbox):
+    """The agent's outbox, as the window reaches it for the person actions the agent has no method
+    for (discard): recorded, with the thread that ran them, and held like the agent's own actions."""
+
+    def __init__(self, agent: FakeAgent, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.agent = agent
+
+    def discard(self, ids: Sequence[int], *, now: float, actor: str = "person", reason: str | None = None) -> list[int]:
+        self.agent.calls.append(("discard", (list(ids), actor, reason, threading.current_thread().name)))
+        self.agent._hold()
+        return super().discard(ids, now=now, actor=actor, reason=reason)
+
+
 class FakeAgent:
     """The Agent's methods over a real outbox in the test's folder; no sender thread, no sources.
     Tests play the sender's part with ``emit`` and the outbox's own transitions."""
@@ -40,7 +54,8 @@ class FakeAgent:
     def start(self) -> None:
         if self.fail_start is not None:
             raise self.fail_start
-        self.outbox = Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
+        self.outbox = AgentOutbox(self, self.config.store.path,
+                                  dedupe_window_days=self.config.delivery.dedupe_window_days)
         self.started += 1
 
     def stop(self) -> None:
@@ -152,6 +167,7 @@ class ScriptedPrompts:
 
     def __init__(self) -> None:
         self.confirm_answer = True
+        self.reason_answer: str | None = ""  # what is typed in a reason field; None cancels
         self.save_answer: Path | None = None
         self.folder_answer: Path | None = None
         self.asked: list[tuple[str, str]] = []
@@ -160,6 +176,11 @@ class ScriptedPrompts:
     def confirm(self, parent: Any, title: str, text: str, ok: str) -> bool:
         self.asked.append((title, text))
         return self.confirm_answer
+
+    def confirm_with_reason(self, parent: Any, title: str, text: str, ok: str, label: str,
+                            placeholder: str = "") -> str | None:
+        self.asked.append((title, text))
+        return self.reason_answer
 
     def save_path(self, parent: Any, title: str, suggested: Path) -> Path | None:
         self.asked.append((title, str(suggested)))

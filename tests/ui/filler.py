@@ -1,7 +1,7 @@
 """Realistic outbox contents for the desktop app's tests and screenshots, made the way relay makes
 them: generated SimpleReport files (never real data) read by the real file ingest, batches
-claimed and answered through the store's own transitions, a person's retry, duplicates, a
-rejected file, results given up after the expiry time.
+claimed and answered through the store's own transitions, a person's retry, a test export a
+person discarded, duplicates, a rejected file, results given up after the expiry time.
 
     .venv/bin/python -m tests.ui.filler CONFIG_DIR [--rows 40]
 
@@ -41,6 +41,7 @@ class Filled:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    discarded: int = 0
     duplicates: int = 0
     rejected_files: int = 0
 
@@ -117,6 +118,18 @@ def fill(box: Outbox, inbox: Path, now: float, rows: int = 12) -> Filled:
     # This morning: delivered.
     drop("results_today_0800.csv", rows, now - 6 * HOUR)
     out.sent += _send_all(box, now - 6 * HOUR + 30)
+
+    # A test export from the lab's new analyser: the intake rejected both rows, and a person
+    # discarded them (they are not real results, and are not to be sent).
+    drop("results_today_0930_test.csv", 2, now - 4.5 * HOUR)
+    batch = box.claim(now=now - 4.5 * HOUR + 10, lease_s=60, owner=OWNER, limit=500, build=BUILD)
+    assert batch is not None
+    test_rows, _ = box.reject_items(batch.id, owner=OWNER, failures={
+        1: "Performing_facility_CLIA: '00D0000000' is not a registered facility (field Performing_facility_CLIA)",
+        2: "Performing_facility_CLIA: '00D0000000' is not a registered facility (field Performing_facility_CLIA)",
+    }, status=400, now=now - 4.5 * HOUR + 12)
+    out.discarded += len(box.discard(test_rows, now=now - 4 * HOUR, actor="person",
+                                     reason="test export from the new analyser, not real results"))
 
     # Since noon the intake has not answered: one batch keeps being retried, more results wait.
     drop("results_today_1200.csv", rows, now - 2 * HOUR)

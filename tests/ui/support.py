@@ -17,3 +17,14 @@ def iso(ts: float) -> str:
     value = _iso(ts)
     assert value is not None
     return value
+
+
+def view_count(panel, key: str) -> str:
+    """The count the views list shows beside the view ``key``."""
+    from PySide6.QtCore import Qt
+
+    for i in range(panel.views.topLevelItemCount()):
+        it = panel.views.topLevelItem(i)
+        if it.data(0, Qt.ItemDataRole.UserRole) == key:
+            return it.text(1)
+    raise AssertionError(f"no view {key!r}")

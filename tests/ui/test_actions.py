@@ -10,7 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, QTimer
 
 from relay.events import CountsChanged
 from relay.status import PAUSED_BY
-from tests.ui.support import settle
+from tests.ui.support import settle, view_count
 
 pytestmark = pytest.mark.gui
 
@@ -48,8 +48,7 @@ def test_retry_selected_puts_failed_results_back_and_the_window_follows(qtbot, a
     with lab.box() as box:
         assert any(h.kind == "retry" and h.detail == "by person" for h in box.history(item.id))
     settle(qtbot, app)
-    failed_row = panel.views.topLevelItem(1)
-    assert failed_row.text(1) == str(lab.filled.failed - 1)
+    assert view_count(panel, "failed") == str(lab.filled.failed - 1)
     assert "back in the queue" in app.window.statusBar().currentMessage()
 
 

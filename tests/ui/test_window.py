@@ -47,8 +47,11 @@ def test_views_show_their_rows_and_counts(qtbot, app, lab):
     counts = {panel.views.topLevelItem(i).text(0): panel.views.topLevelItem(i).text(1)
               for i in range(panel.views.topLevelItemCount())}
     assert counts == {"Pending": str(f.pending), "Failed": str(f.failed), "Dead-letter": str(f.dead),
-                      "Sent": str(f.sent), "Duplicates skipped": str(f.duplicates),
+                      "Discarded": str(f.discarded), "Sent": str(f.sent), "Duplicates skipped": str(f.duplicates),
                       "Files": str(f.files + f.rejected_files)}
+    assert f.discarded == 2
+    assert [panel.views.topLevelItem(i).text(0) for i in range(panel.views.topLevelItemCount())] == [
+        "Pending", "Failed", "Dead-letter", "Discarded", "Sent", "Duplicates skipped", "Files"]
 
     panel = show(qtbot, app, "pending")
     assert headers(panel) == ["Received", "Source", "Tracking id", "State", "Attempts", "Next attempt", "Reason"]
@@ -186,7 +189,10 @@ def test_keyboard(qtbot, app, lab):
     qtbot.keyClicks(panel.search, "LIS-000001")
     qtbot.keyClick(panel.search, Qt.Key.Key_Escape)
     assert panel.search.text() == ""
-    qtbot.keySequence(window, QKeySequence("Ctrl+6"))
+    qtbot.keySequence(window, QKeySequence("Ctrl+4"))
+    qtbot.waitUntil(lambda: panel.current.key == "discarded")
+    assert panel.views.currentItem().toolTip(0) == "Discarded (Ctrl+4)"
+    qtbot.keySequence(window, QKeySequence("Ctrl+7"))
     qtbot.waitUntil(lambda: panel.current.key == "files")
     settle(qtbot, app)
     loads = []
