@@ -256,6 +256,12 @@ class Agent:
         self.new_work()
         return done
 
+    def discard(self, ids: Sequence[int], *, reason: str | None = None, actor: str = "person") -> list[int]:
+        """Failed or dead items set aside by a person (see ``Outbox.discard``); the ids discarded."""
+        done = self.box.discard(ids, now=self.clock.now(), actor=actor, reason=reason)
+        self.events.emit(CountsChanged(self.clock.now()))
+        return done
+
     def set_token(self, token: str) -> None:
         credentials.set_token(token)
         if self.sender is not None:

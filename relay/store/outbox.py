@@ -261,7 +261,9 @@ class Outbox(BatchTransitions, Queries):
     def retry(
         self, ids: Sequence[int] = (), *, state: str | None = None, now: float, actor: str = "person"
     ) -> list[int]:
-        """Failed, dead or discarded items back to pending. Explicit ids in another state raise."""
+        """Failed, dead or discarded items back to pending. Explicit ids in another state raise.
+        Items of a parked batch go back together (the same batch is sent again). Returns every id
+        that went back."""
         if state not in (None, *WAITING_FOR_A_PERSON):
             raise IllegalTransition(f"only failed, dead or discarded items can be retried, not {state}")
         with self.db.transaction() as conn:
@@ -269,7 +271,11 @@ class Outbox(BatchTransitions, Queries):
                 targets = [r[0] for r in conn.execute("SELECT id FROM items WHERE state = ? ORDER BY id", (state,))]
             else:
                 targets = self._check_states(conn, ids, WAITING_FOR_A_PERSON, "retried")
+            chosen = set(targets)
             for batch_id in self._parked_batches(conn, targets):  # sent before: the same batch, same key, again
+                targets += [r[0] for r in conn.execute(
+                    "SELECT id FROM items WHERE batch_id = ? AND state IN ('dead', 'discarded') ORDER BY id",
+                    (batch_id,)) if r[0] not in chosen]
                 conn.execute("UPDATE items SET state = 'pending', next_attempt_at = ?, updated_at = ?, "
                              "last_error = NULL WHERE batch_id = ? AND state IN ('dead', 'discarded')",
                              (now, now, batch_id))

@@ -23,7 +23,6 @@ from relay.config import Config
 from relay.errors import EnvironmentProblem, RelayError
 from relay.events import EventBus, SenderState
 from relay.paths import config_file
-from relay.store.outbox import Outbox
 from relay.ui.bridge import Bridge
 from relay.ui.incidents import IncidentTracker, Notice
 from relay.ui.reader import StoreReader
@@ -41,11 +40,6 @@ class AgentLike(Protocol):
     config: Config
     events: EventBus
 
-    @property
-    def clock(self) -> Clock: ...
-    @property
-    def box(self) -> Outbox: ...  # the agent's own outbox, for the person actions it has no method for
-
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def pause(self, reason: str = ...) -> None: ...
@@ -53,6 +47,7 @@ class AgentLike(Protocol):
     def send_now(self) -> int: ...
     def retry(self, ids: Sequence[int] = ..., *, state: str | None = ...) -> list[int]: ...
     def resend(self, ids: Sequence[int]) -> list[int]: ...
+    def discard(self, ids: Sequence[int], *, reason: str | None = ...) -> list[int]: ...
     def set_token(self, token: str) -> None: ...
     def stats(self) -> dict[str, Any]: ...
 
@@ -259,10 +254,8 @@ class Session(QObject):
         chosen = list(dict.fromkeys(ids))
         why = reason or None
 
-        def job(agent: AgentLike) -> list[int]:
-            return agent.box.discard(chosen, now=agent.clock.now(), actor="person", reason=why)
-
-        self._act(f"Discarding {len(chosen):,} result(s)", job, lambda done: discard_message(len(chosen), done))
+        self._act(f"Discarding {len(chosen):,} result(s)", lambda a: a.discard(chosen, reason=why),
+                  lambda done: discard_message(len(chosen), done))
 
     def resend(self, ids: Sequence[int]) -> None:
         self._act(f"Queueing {len(ids):,} result(s) to send again", lambda a: a.resend(list(ids)),

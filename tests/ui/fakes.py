@@ -20,20 +20,6 @@ from relay.status import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL, snapshot
 from relay.store.outbox import Outbox
 
 
-class AgentOutbox(Outbox):
-    """The agent's outbox, as the window reaches it for the person actions the agent has no method
-    for (discard): recorded, with the thread that ran them, and held like the agent's own actions."""
-
-    def __init__(self, agent: FakeAgent, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.agent = agent
-
-    def discard(self, ids: Sequence[int], *, now: float, actor: str = "person", reason: str | None = None) -> list[int]:
-        self.agent.calls.append(("discard", (list(ids), actor, reason, threading.current_thread().name)))
-        self.agent._hold()
-        return super().discard(ids, now=now, actor=actor, reason=reason)
-
-
 class FakeAgent:
     """The Agent's methods over a real outbox in the test's folder; no sender thread, no sources.
     Tests play the sender's part with ``emit`` and the outbox's own transitions."""
@@ -54,8 +40,7 @@ class FakeAgent:
     def start(self) -> None:
         if self.fail_start is not None:
             raise self.fail_start
-        self.outbox = AgentOutbox(self, self.config.store.path,
-                                  dedupe_window_days=self.config.delivery.dedupe_window_days)
+        self.outbox = Outbox(self.config.store.path, dedupe_window_days=self.config.delivery.dedupe_window_days)
         self.started += 1
 
     def stop(self) -> None:
@@ -106,6 +91,13 @@ class FakeAgent:
         self.calls.append(("retry", (list(ids), state)))
         self._hold()
         done = self.box.retry(ids, state=state, now=self.clock.now(), actor=actor)
+        self.emit(CountsChanged(self.clock.now()))
+        return done
+
+    def discard(self, ids: Sequence[int], *, reason: str | None = None, actor: str = "person") -> list[int]:
+        self.calls.append(("discard", (list(ids), actor, reason, threading.current_thread().name)))
+        self._hold()
+        done = self.box.discard(ids, now=self.clock.now(), actor=actor, reason=reason)
         self.emit(CountsChanged(self.clock.now()))
         return done
 

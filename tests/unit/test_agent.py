@@ -98,3 +98,22 @@ def test_integrity_check_runs_only_after_an_unclean_stop(tmp_path, monkeypatch):
     with Agent(config(tmp_path)):
         pass
     assert len(calls) == 2
+
+
+def test_discard_sets_failed_items_aside_announces_it_and_retry_takes_them_back(tmp_path):
+    from relay.events import CountsChanged
+    from tests.helpers.builders import csv_build
+
+    with Agent(config(tmp_path)) as agent:
+        now = agent.clock.now()
+        ids = agent.box.add_items([new_item(1), new_item(2)], source="listener", client="c", now=now).ids
+        batch = agent.box.claim(now=now, lease_s=60, owner="test", limit=10, build=csv_build)
+        agent.box.fail_batch(batch.id, owner="test", reason="bad code", status=400, now=now)
+        events = []
+        agent.events.subscribe(events.append)
+        assert agent.discard([ids[0]], reason="test record") == [ids[0]]
+        assert any(isinstance(e, CountsChanged) for e in events)
+        snap = agent.stats()
+        assert (snap["discarded"], snap["failed"]) == (1, 1)
+        assert agent.retry([ids[0]]) == [ids[0]]
+        assert agent.stats()["discarded"] == 0

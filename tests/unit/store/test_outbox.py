@@ -478,7 +478,8 @@ def test_discarding_an_item_of_a_parked_batch_sets_aside_the_whole_batch_and_kee
     assert outbox.discard([b.item_ids[0]], now=later + 1) == list(b.item_ids)
     assert states(outbox) == {"discarded": 2, "dead": 1}
     assert claim(outbox, now=later + 2) is None  # nothing of it is sent
-    outbox.retry([b.item_ids[1]], now=later + 3)  # a person changes their mind
+    # a person changes their mind: the whole batch comes back, and the answer says so
+    assert outbox.retry([b.item_ids[1]], now=later + 3) == [b.item_ids[1], b.item_ids[0]]
     again = claim(outbox, now=later + 4)
     assert again.id == b.id and again.idempotency_key == b.idempotency_key and again.item_ids == b.item_ids
     assert states(outbox) == {"sending": 2, "dead": 1}
