@@ -271,11 +271,8 @@ class Outbox(BatchTransitions, Queries):
                 targets = [r[0] for r in conn.execute("SELECT id FROM items WHERE state = ? ORDER BY id", (state,))]
             else:
                 targets = self._check_states(conn, ids, WAITING_FOR_A_PERSON, "retried")
-            chosen = set(targets)
-            for batch_id in self._parked_batches(conn, targets):  # sent before: the same batch, same key, again
-                targets += [r[0] for r in conn.execute(
-                    "SELECT id FROM items WHERE batch_id = ? AND state IN ('dead', 'discarded') ORDER BY id",
-                    (batch_id,)) if r[0] not in chosen]
+            targets, parked = self._with_batch_mates(conn, targets, ("dead", "discarded"))
+            for batch_id in parked:  # sent before: the same batch, same key, goes again
                 conn.execute("UPDATE items SET state = 'pending', next_attempt_at = ?, updated_at = ?, "
                              "last_error = NULL WHERE batch_id = ? AND state IN ('dead', 'discarded')",
                              (now, now, batch_id))
@@ -298,26 +295,30 @@ class Outbox(BatchTransitions, Queries):
         Returns the ids discarded."""
         with self.db.transaction() as conn:
             targets = self._check_states(conn, ids, ("failed", "dead"), "discarded")
-            chosen = set(targets)
-            for batch_id in self._parked_batches(conn, targets):
-                targets += [r[0] for r in conn.execute(
-                    "SELECT id FROM items WHERE batch_id = ? AND state = 'dead' ORDER BY id", (batch_id,))
-                    if r[0] not in chosen]
+            targets, _ = self._with_batch_mates(conn, targets, ("dead",))
             conn.executemany("UPDATE items SET state = 'discarded', updated_at = ? WHERE id = ? "
                              "AND state IN ('failed', 'dead')", [(now, item_id) for item_id in targets])
-            conn.executemany("INSERT INTO audit (at, actor, action, item_id, detail) VALUES (?, ?, 'discard', ?, ?)",
-                             [(now, actor, item_id, reason) for item_id in targets])
+            self._audit_items(conn, "discard", targets, now, actor, reason)
         log.info("discard: %d item(s) set aside by a person", len(targets))
         return targets
 
     @staticmethod
-    def _parked_batches(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-        """The open batches these items are still bound to: sent before, outcome unknown, parked."""
-        if not ids:
-            return set()
-        return {row[0] for row in conn.execute(
-            f"SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
-            f"WHERE i.id IN ({','.join('?' * len(ids))}) AND b.state = 'open'", list(ids))}
+    def _with_batch_mates(conn: sqlite3.Connection, ids: list[int], states: tuple[str, ...]) -> tuple[list[int], set[int]]:
+        """``ids`` and, after them, the items in ``states`` of the parked batches (sent before,
+        outcome unknown, still open) that these items are bound to; and those batches."""
+        parked: set[int] = set()
+        for start in range(0, len(ids), 500):  # "retry --dead" may name tens of thousands
+            part = ids[start:start + 500]
+            parked.update(row[0] for row in conn.execute(
+                f"SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
+                f"WHERE i.id IN ({','.join('?' * len(part))}) AND b.state = 'open'", part))
+        if not parked:
+            return ids, parked
+        chosen = set(ids)
+        mates = [r[0] for batch_id in sorted(parked) for r in conn.execute(
+            f"SELECT id FROM items WHERE batch_id = ? AND state IN ({','.join('?' * len(states))}) ORDER BY id",
+            (batch_id, *states)) if r[0] not in chosen]
+        return ids + mates, parked
 
     def resend(self, ids: Sequence[int], *, now: float, actor: str = "person") -> list[int]:
         """Sent items back to pending on purpose, past duplicate suppression."""
@@ -339,9 +340,10 @@ class Outbox(BatchTransitions, Queries):
         return targets
 
     @staticmethod
-    def _audit_items(conn: sqlite3.Connection, action: str, ids: Sequence[int], now: float, actor: str) -> None:
-        conn.executemany("INSERT INTO audit (at, actor, action, item_id) VALUES (?, ?, ?, ?)",
-                         [(now, actor, action, item_id) for item_id in ids])
+    def _audit_items(conn: sqlite3.Connection, action: str, ids: Sequence[int], now: float, actor: str,
+                     detail: str | None = None) -> None:
+        conn.executemany("INSERT INTO audit (at, actor, action, item_id, detail) VALUES (?, ?, ?, ?, ?)",
+                         [(now, actor, action, item_id, detail) for item_id in ids])
 
     @staticmethod
     def _check_states(conn: sqlite3.Connection, ids: Sequence[int], allowed: tuple[str, ...], verb: str) -> list[int]:

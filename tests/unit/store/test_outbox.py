@@ -483,3 +483,12 @@ def test_discarding_an_item_of_a_parked_batch_sets_aside_the_whole_batch_and_kee
     again = claim(outbox, now=later + 4)
     assert again.id == b.id and again.idempotency_key == b.idempotency_key and again.item_ids == b.item_ids
     assert states(outbox) == {"sending": 2, "dead": 1}
+
+
+def test_retry_of_every_dead_item_works_for_more_items_than_a_statement_may_name(outbox):
+    # SQLite builds differ (999, 32766, 250000 variables a statement); the smallest one here.
+    outbox.db.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    outbox.add_items([new_item(i) for i in range(3_000)], source="listener", client="c", now=T0)
+    assert outbox.expire(now=T0 + 86400 * 30, after_days=14) == 3_000
+    assert len(outbox.retry(state="dead", now=T0 + 86400 * 30)) == 3_000
+    assert states(outbox) == {"pending": 3_000}
