@@ -10,43 +10,30 @@ import contextlib
 import json
 import logging
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from relay.errors import IllegalTransition
 from relay.hashing import sha256_text
 from relay.store.batches import BatchTransitions
 from relay.store.db import Database
+from relay.store.file_tx import (
+    INSERT_DUPLICATE,
+    ITEM_INSERT_HEAD,
+    ITEM_VALUES,
+    PAYLOAD_INSERT_HEAD,
+    PAYLOAD_VALUES,
+    FileTransaction,
+    ItemRow,
+    PayloadRow,
+    insert_many,
+)
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.queries import Queries
 
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
-CHUNK = 2000  # rows of a file checked for duplicates and written together
-ROWS_PER_STATEMENT = 200  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
-
-_ITEM_INSERT_HEAD = (
-    "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-    "column_set_id, group_key, next_attempt_at, created_at, updated_at) VALUES "
-)
-_ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_PAYLOAD_INSERT_HEAD = "INSERT INTO payloads (item_id, payload) VALUES "
-_PAYLOAD_VALUES = "(?, ?)"
-
-# The parameters of one row of each insert.
-ItemRow = tuple[int | None, str, str | None, int | None, int | None, str, str | None, str, int | None, str, float,
-                float, float]
-PayloadRow = tuple[int, str]
-DuplicateRow = tuple[str, int, str, str | None, int | None, int | None, str | None, float]
-
-_INSERT_DUPLICATE = (
-    "INSERT INTO duplicates (content_hash, original_item_id, source, source_name, file_id, line, tracking_id, seen_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 class Outbox(BatchTransitions, Queries):
@@ -127,8 +114,8 @@ class Outbox(BatchTransitions, Queries):
 
     def _insert_items(self, conn: sqlite3.Connection, rows: Sequence[ItemRow], payloads: Sequence[PayloadRow]) -> None:
         """Insert items (with their ids given) and their payloads, many rows per statement."""
-        _insert_many(conn, _ITEM_INSERT_HEAD, _ITEM_VALUES, rows)
-        _insert_many(conn, _PAYLOAD_INSERT_HEAD, _PAYLOAD_VALUES, payloads)
+        insert_many(conn, ITEM_INSERT_HEAD, ITEM_VALUES, rows)
+        insert_many(conn, PAYLOAD_INSERT_HEAD, PAYLOAD_VALUES, payloads)
 
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
         """content hash -> id of the item accepted within the window, for those already known."""
@@ -190,7 +177,7 @@ class Outbox(BatchTransitions, Queries):
             original = self._originals(conn, [item.content_hash], now).get(item.content_hash)
             if original is not None:
                 conn.execute(
-                    _INSERT_DUPLICATE,
+                    INSERT_DUPLICATE,
                     (item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id, now),
                 )
                 result.ids.append(original)
@@ -199,12 +186,12 @@ class Outbox(BatchTransitions, Queries):
             cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
             group = f"{client}|{cs_id if cs_id is not None else 'json'}|{source_name or ''}"
             cur = conn.execute(
-                _ITEM_INSERT_HEAD + _ITEM_VALUES,
+                ITEM_INSERT_HEAD + ITEM_VALUES,
                 (None, source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
                  cs_id, group, now, now, now),
             )
             assert cur.lastrowid is not None
-            conn.execute(_PAYLOAD_INSERT_HEAD + _PAYLOAD_VALUES, (cur.lastrowid, item.payload))
+            conn.execute(PAYLOAD_INSERT_HEAD + PAYLOAD_VALUES, (cur.lastrowid, item.payload))
             result.ids.append(cur.lastrowid)
             result.duplicate.append(False)
 
@@ -415,175 +402,3 @@ class Outbox(BatchTransitions, Queries):
     def audit(self, action: str, *, now: float, actor: str = "person", detail: str | None = None) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)", (now, actor, action, detail))
-
-
-class FileTransaction:
-    """All of one file's rows in one transaction: ``with outbox.file_transaction(...) as tx``.
-
-    Leaving the block normally commits durably; an exception rolls everything back.
-    """
-
-    def __init__(self, outbox: Outbox, *, name: str, path: str | None, file_hash: str, size: int, source: str,
-                 client: str, columns: tuple[str, ...], now: float) -> None:
-        self._outbox = outbox
-        self._meta = (name, path, file_hash, size, source)
-        self._client = client
-        self._columns = columns
-        self._now = now
-        self._tx = outbox._tx()
-        self.accepted = 0
-        self.duplicates = 0
-        self.rows_rejected = 0
-        self.blank_rows = 0
-        self.file_id = 0
-        self.already_known: FileRecord | None = None
-        self._pending: list[tuple[int, str, str | None, str]] = []
-        self._writer = _ChunkWriter()
-
-    def __enter__(self) -> FileTransaction:
-        conn = self._conn = self._tx.__enter__()
-        try:
-            return self._begin(conn)
-        except BaseException as exc:  # roll back now (translated), not whenever the generator is collected
-            self._tx.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-
-    def _begin(self, conn: sqlite3.Connection) -> FileTransaction:
-        name, path, file_hash, size, source = self._meta
-        existing = self._outbox._ledger_entry(conn, file_hash, name)
-        if existing:
-            self.already_known = existing
-            self.file_id = existing.id
-            return self
-        cur = conn.execute(
-            "INSERT INTO files (name, path, file_hash, size, source, outcome, created_at) "
-            "VALUES (?, ?, ?, ?, ?, 'accepted', ?)",
-            (name, path, file_hash, size, source, self._now),
-        )
-        assert cur.lastrowid is not None
-        self.file_id = cur.lastrowid
-        self._cs_id = self._outbox._column_set_id(conn, self._columns)
-        # Ids are given here (this transaction is the only writer), so that a chunk's items and their
-        # payloads can each go in as multi-row inserts.
-        self._next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
-        self._group = f"{self._client}|{self._cs_id}|{name}"
-        return self
-
-    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str) -> None:
-        """One row. Rows are written in chunks; duplicates are recorded, not added."""
-        if self.already_known is not None:
-            raise IllegalTransition("this file is already in the ledger; nothing may be added again")
-        self._pending.append((line, values_json, tracking_id, content_hash))
-        if len(self._pending) >= CHUNK:
-            self._flush()
-
-    def _flush(self, *, last: bool = False) -> None:
-        """Check the buffered rows for duplicates and write them. A full chunk is written by a
-        helper thread while the next one is read; the last one is written here. Either way it is
-        inside the file's one transaction: nothing is committed before the end."""
-        rows, self._pending = self._pending, []
-        self._writer.wait()  # the previous chunk is in: its rows count in the duplicate check
-        if not rows:
-            return
-        conn, now = self._conn, self._now
-        name, _, _, _, source = self._meta
-        known = self._outbox._originals(conn, [r[3] for r in rows], now)
-        inserts: list[ItemRow] = []
-        payloads: list[PayloadRow] = []
-        dups: list[DuplicateRow] = []
-        item_id = self._next_id
-        for line, payload, tracking_id, content_hash in rows:
-            original = known.get(content_hash)
-            if original is not None:
-                dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
-                continue
-            if self._outbox.dedupe_window_s > 0:
-                known[content_hash] = item_id  # a second copy inside this chunk
-            inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
-                            self._cs_id, self._group, now, now, now))
-            payloads.append((item_id, payload))
-            item_id += 1
-        self._next_id = item_id
-        self.accepted += len(inserts)
-        self.duplicates += len(dups)
-        if last:
-            self._write(inserts, payloads, dups)
-        else:
-            self._writer.start(lambda: self._write(inserts, payloads, dups))
-
-    def _write(self, inserts: list[ItemRow], payloads: list[PayloadRow], dups: list[DuplicateRow]) -> None:
-        conn = self._conn
-        if inserts:
-            self._outbox._insert_items(conn, inserts, payloads)
-        if dups:
-            conn.executemany(_INSERT_DUPLICATE, dups)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool | None:
-        if exc_type is None and self.already_known is None:
-            try:
-                self._flush(last=True)
-                self._conn.execute(
-                    "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
-                    "WHERE id = ?",
-                    (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
-                )
-            except BaseException as flush_exc:
-                self._writer.abandon()
-                self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
-                raise
-        else:
-            self._writer.abandon()  # a write still running must end before the rollback
-        return self._tx.__exit__(exc_type, exc, tb)
-
-
-def _insert_many(conn: sqlite3.Connection, head: str, values: str, rows: Sequence[tuple[object, ...]]) -> None:
-    """``head`` + ``values`` for each row, as few statements as SQLite's variable limit allows."""
-    per = max(1, min(ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // values.count("?")))
-    whole = len(rows) - len(rows) % per
-    if whole:
-        sql = head + ",".join([values] * per)
-        for start in range(0, whole, per):
-            conn.execute(sql, list(chain.from_iterable(rows[start:start + per])))
-    if whole < len(rows):
-        conn.executemany(head + values, rows[whole:])
-
-
-class _ChunkWriter:
-    """Runs one write at a time on the transaction's connection in a helper thread.
-
-    SQLite gives up the GIL while it works, so the file's next chunk is read, parsed and hashed
-    meanwhile (a multi-row INSERT gives it up once per statement; executemany would take it back
-    after every row, and the two threads would queue for it). The owner of the transaction waits
-    for the write before it uses the connection again, and always before commit or rollback.
-    """
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def start(self, write: Callable[[], None]) -> None:
-        self.wait()
-
-        def run() -> None:
-            try:
-                write()
-            except BaseException as exc:  # handed to the owner by wait()
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="relay-chunk-writer", daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        """Until the running write is done; its error, if any, is raised here."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def abandon(self) -> None:
-        """Until the running write is done, its outcome ignored (the transaction is rolled back)."""
-        with contextlib.suppress(BaseException):
-            self.wait()

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-import relay.store.outbox as outbox_module
+import relay.store.file_tx as file_tx
 from relay.errors import OutboxFull
 from relay.hashing import encode_values
 from relay.store.outbox import Outbox
@@ -22,8 +22,8 @@ T0 = 1_767_225_600.0
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(outbox_module, "CHUNK", 10)
-    monkeypatch.setattr(outbox_module, "ROWS_PER_STATEMENT", 3)
+    monkeypatch.setattr(file_tx, "CHUNK", 10)
+    monkeypatch.setattr(file_tx, "ROWS_PER_STATEMENT", 3)
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_a_write_that_fails_in_the_helper_thread_rolls_back_the_whole_file(box):
 
 def test_an_error_while_a_chunk_is_being_written_waits_for_it_then_rolls_back(box, monkeypatch):
     started, release = threading.Event(), threading.Event()
-    insert, abandon = Outbox._insert_items, outbox_module._ChunkWriter.abandon
+    insert, abandon = Outbox._insert_items, file_tx.ChunkWriter.abandon
 
     def slow_insert(self, conn, rows, payloads):
         started.set()
@@ -99,7 +99,7 @@ def test_an_error_while_a_chunk_is_being_written_waits_for_it_then_rolls_back(bo
         abandon(self)
 
     monkeypatch.setattr(Outbox, "_insert_items", slow_insert)
-    monkeypatch.setattr(outbox_module._ChunkWriter, "abandon", abandon_once_released)
+    monkeypatch.setattr(file_tx.ChunkWriter, "abandon", abandon_once_released)
     with pytest.raises(RuntimeError, match="reader broke"):
         with transaction(box) as tx:
             for n in range(10):  # one whole chunk: handed to the helper thread
@@ -115,7 +115,7 @@ def test_a_file_smaller_than_a_chunk_is_written_without_a_helper_thread(box, mon
     def no_thread(*args, **kwargs):
         raise AssertionError("a small file needs no helper thread")
 
-    monkeypatch.setattr(outbox_module._ChunkWriter, "start", no_thread)
+    monkeypatch.setattr(file_tx.ChunkWriter, "start", no_thread)
     with transaction(box) as tx:
         for n in range(9):
             tx.add(n + 2, payload(n), None, f"hash-{n}")
