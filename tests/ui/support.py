@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QItemSelectionModel
+
 T0 = 1_767_621_600.0  # 2026-01-05T14:00:00Z, a Monday afternoon
 ROWS = 30  # results per daily file in the test lab (more than a page of sent results in all)
 
@@ -28,3 +30,24 @@ def view_count(panel, key: str) -> str:
         if it.data(0, Qt.ItemDataRole.UserRole) == key:
             return it.text(1)
     raise AssertionError(f"no view {key!r}")
+
+
+def show(qtbot, app, key):
+    """Opens a view of the queue window and waits until its rows are loaded."""
+    panel = app.window.panel
+    panel.show_view(key)
+    qtbot.waitUntil(lambda: panel.current.key == key and panel.model.loaded_once and not panel.model.busy)
+    return panel
+
+
+def select(panel, *rows):
+    sm = panel.table.selectionModel()
+    sm.clearSelection()
+    for r in rows:
+        sm.select(panel.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select
+                  | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def states(lab, ids):
+    with lab.box() as box:
+        return [box.get_item(i).state for i in ids]

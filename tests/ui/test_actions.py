@@ -6,33 +6,13 @@ import csv
 import threading
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtCore import QTimer
 
 from relay.events import CountsChanged
 from relay.status import PAUSED_BY
-from tests.ui.support import settle, view_count
+from tests.ui.support import select, settle, show, states, view_count
 
 pytestmark = pytest.mark.gui
-
-
-def show(qtbot, app, key):
-    panel = app.window.panel
-    panel.show_view(key)
-    qtbot.waitUntil(lambda: panel.current.key == key and panel.model.loaded_once and not panel.model.busy)
-    return panel
-
-
-def select(panel, *rows):
-    sm = panel.table.selectionModel()
-    sm.clearSelection()
-    for r in rows:
-        sm.select(panel.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select
-                  | QItemSelectionModel.SelectionFlag.Rows)
-
-
-def states(lab, ids):
-    with lab.box() as box:
-        return [box.get_item(i).state for i in ids]
 
 
 def test_retry_selected_puts_failed_results_back_and_the_window_follows(qtbot, app, lab, agents):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QDialog
 
@@ -18,33 +18,13 @@ from relay.samples import write_simple_report
 from relay.ui import status_text as words
 from relay.ui.prompts import Prompts, ReasonDialog
 from relay.ui.views import VIEWS
-from tests.ui.support import T0, settle, view_count
+from tests.ui.support import T0, select, settle, show, states, view_count
 
 pytestmark = pytest.mark.gui
 
 DAY = 86_400.0
 TEST_EXPORT_REASON = "test export from the new analyser, not real results"
 CLIA = "Performing_facility_CLIA: '00D0000000' is not a registered facility (field Performing_facility_CLIA)"
-
-
-def show(qtbot, app, key):
-    panel = app.window.panel
-    panel.show_view(key)
-    qtbot.waitUntil(lambda: panel.current.key == key and panel.model.loaded_once and not panel.model.busy)
-    return panel
-
-
-def select(panel, *rows):
-    sm = panel.table.selectionModel()
-    sm.clearSelection()
-    for r in rows:
-        sm.select(panel.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select
-                  | QItemSelectionModel.SelectionFlag.Rows)
-
-
-def states(lab, ids):
-    with lab.box() as box:
-        return [box.get_item(i).state for i in ids]
 
 
 def history(lab, item_id):
