@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from relay.store.models import FileRecord, Item
-from tests.ui.support import ROWS, settle
+from tests.ui.support import ROWS, select, settle, show
 
 pytestmark = pytest.mark.gui
 
@@ -24,21 +24,6 @@ def headers(panel) -> list[str]:
     model, table = panel.model, panel.table
     return [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())
             if not table.isColumnHidden(c)]
-
-
-def show(qtbot, app, key: str):
-    panel = app.window.panel
-    panel.show_view(key)
-    qtbot.waitUntil(lambda: panel.current.key == key and panel.model.loaded_once and not panel.model.busy)
-    return panel
-
-
-def select(qtbot, panel, *rows: int) -> None:
-    sm = panel.table.selectionModel()
-    sm.clearSelection()
-    for r in rows:
-        sm.select(panel.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select
-                  | QItemSelectionModel.SelectionFlag.Rows)
 
 
 def test_views_show_their_rows_and_counts(qtbot, app, lab):
@@ -108,7 +93,7 @@ def test_summary_says_what_needs_a_person_and_why_things_wait(qtbot, app, lab, a
 
 def test_detail_pane_shows_fields_and_history_of_the_selected_result(qtbot, app, lab):
     panel = show(qtbot, app, "failed")
-    select(qtbot, panel, 0)
+    select(panel, 0)
     detail = panel.detail
     qtbot.waitUntil(lambda: detail.shown_id is not None)
     item: Item = panel.model.row(0)
@@ -128,7 +113,7 @@ def test_detail_pane_shows_fields_and_history_of_the_selected_result(qtbot, app,
     assert history[-1][1] == "same content again from results_yesterday_0800 (copy).csv"
     assert detail.tabs.tabText(0) == "Result fields (75)" and detail.tabs.tabText(1).startswith("History (")
 
-    select(qtbot, panel, 0, 1)
+    select(panel, 0, 1)
     qtbot.waitUntil(lambda: detail.stack.currentIndex() == 0)
     assert detail.hint.text() == "2 rows selected." and detail.fields.rowCount() == 0
 
@@ -136,7 +121,7 @@ def test_detail_pane_shows_fields_and_history_of_the_selected_result(qtbot, app,
 def test_a_persons_retry_is_in_the_history(qtbot, app):
     panel = show(qtbot, app, "failed")
     retried = next(r for r in range(panel.model.rowCount()) if panel.model.row(r).attempts == 2)
-    select(qtbot, panel, retried)
+    select(panel, retried)
     qtbot.waitUntil(lambda: panel.detail.shown_id is not None)
     whats = [panel.detail.history.item(r, 1).text() for r in range(panel.detail.history.rowCount())]
     assert "Put back in the queue" in whats and whats.count("Intake answered (400)") == 2
@@ -144,14 +129,14 @@ def test_a_persons_retry_is_in_the_history(qtbot, app):
 
 def test_detail_for_a_duplicate_and_for_a_file(qtbot, app):
     panel = show(qtbot, app, "duplicates")
-    select(qtbot, panel, 0)
+    select(panel, 0)
     dup = panel.model.row(0)
     qtbot.waitUntil(lambda: panel.detail.shown_id == dup["original_item_id"])
     assert panel.detail.title.text().startswith("Duplicate from results_yesterday_0800 (copy).csv: same content as "
                                                 f"result #{dup['original_item_id']}")
     panel = show(qtbot, app, "files")
     row = next(r for r in range(panel.model.rowCount()) if panel.model.row(r).name == "notes.csv")
-    select(qtbot, panel, row)
+    select(panel, row)
     record: FileRecord = panel.model.row(row)
     qtbot.waitUntil(lambda: panel.detail.stack.currentIndex() == 1)
     assert panel.detail.title.text() == "File notes.csv · rejected"
