@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, QTimer
 
 T0 = 1_767_621_600.0  # 2026-01-05T14:00:00Z, a Monday afternoon
 ROWS = 30  # results per daily file in the test lab (more than a page of sent results in all)
@@ -51,3 +51,13 @@ def select(panel, *rows):
 def states(lab, ids):
     with lab.box() as box:
         return [box.get_item(i).state for i in ids]
+
+
+def gui_thread_serves_events(qtbot) -> None:
+    """Passes while the GUI thread keeps running its event loop (a 10 ms timer fires five times)."""
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=2000)
+    timer.stop()

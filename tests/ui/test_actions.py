@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 
 from relay.events import CountsChanged
 from relay.status import PAUSED_BY
-from tests.ui.support import select, settle, show, states, view_count
+from tests.ui.support import gui_thread_serves_events, select, settle, show, states, view_count
 
 pytestmark = pytest.mark.gui
 
@@ -115,12 +115,7 @@ def test_a_long_action_never_freezes_the_window(qtbot, app, agents):
     panel.btn_retry.click()
     assert agent.entered.wait(5)
     # The action is still running: the GUI thread keeps serving events and shows the work.
-    ticks = []
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(1))
-    timer.start(10)
-    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=2000)
-    timer.stop()
+    gui_thread_serves_events(qtbot)
     assert app.window.busy.isVisible() and app.window.busy_label.text().startswith("Putting 1 result(s) back")
     panel.show_view("sent")  # the person can keep working meanwhile
     qtbot.waitUntil(lambda: panel.current.key == "sent" and panel.model.loaded_once)

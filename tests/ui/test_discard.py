@@ -18,7 +18,7 @@ from relay.samples import write_simple_report
 from relay.ui import status_text as words
 from relay.ui.prompts import Prompts, ReasonDialog
 from relay.ui.views import VIEWS
-from tests.ui.support import T0, select, settle, show, states, view_count
+from tests.ui.support import T0, gui_thread_serves_events, select, settle, show, states, view_count
 
 pytestmark = pytest.mark.gui
 
@@ -113,12 +113,7 @@ def test_discarding_runs_on_the_action_thread_and_the_window_stays_usable(qtbot,
     item = panel.model.row(0)
     panel.btn_discard.click()
     assert agent.entered.wait(5)
-    ticks = []
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(1))
-    timer.start(10)
-    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=2000)  # the GUI thread keeps serving events
-    timer.stop()
+    gui_thread_serves_events(qtbot)
     assert app.window.busy.isVisible() and app.window.busy_label.text() == "Discarding 1 result(s)…"
     assert states(lab, [item.id]) == ["failed"]  # held mid-way: not yet
     panel.show_view("sent")
