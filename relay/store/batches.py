@@ -69,8 +69,9 @@ class BatchTransitions:
                 batch_id = self._form(conn, members, build, now, client=first[1], source_name=first[2],
                                       parent=None, state="sending")
             conn.execute(
-                "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                (owner, now + lease_s, now, batch_id),
+                "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
+                "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
+                (owner, now + lease_s, now, now, batch_id),
             )
             if row:  # a freshly formed batch's items are already 'sending'
                 conn.execute(
@@ -306,8 +307,8 @@ class BatchTransitions:
                 "AND (b.lease_until IS NULL OR b.lease_until <= ?)", (cutoff, now))]
             count = 0
             for batch_id in batches:
-                attempts = conn.execute("SELECT attempts FROM batches WHERE id = ?", (batch_id,)).fetchone()[0]
-                if attempts == 0:  # never sent: its items may go into a new batch later
+                claimed = conn.execute("SELECT claimed_at FROM batches WHERE id = ?", (batch_id,)).fetchone()[0]
+                if claimed is None:  # never leased, so never sent: its items may go into a new batch later
                     count += conn.execute(
                         "UPDATE items SET state = 'dead', last_error = ?, batch_id = NULL, updated_at = ? "
                         "WHERE batch_id = ? AND state = 'pending'", (reason, now, batch_id)).rowcount
@@ -332,10 +333,12 @@ class BatchTransitions:
     def purge(self, *, now: float, retention_days: float) -> int:
         """Drop payloads (not hashes, not history) of items sent longer ago than the retention."""
         cutoff = now - retention_days * DAY
-        due = "FROM items WHERE state = 'sent' AND purged_at IS NULL AND sent_at < ?"
+        due = "state = 'sent' AND purged_at IS NULL AND sent_at < ?"  # what items_purge holds, by sent_at
         with self.db.transaction() as conn:
-            conn.execute(f"DELETE FROM payloads WHERE item_id IN (SELECT id {due})", (cutoff,))
-            count = conn.execute(f"UPDATE items SET purged_at = ? WHERE id IN (SELECT id {due})", (now, cutoff)).rowcount
+            conn.execute(f"DELETE FROM payloads WHERE item_id IN (SELECT id FROM items INDEXED BY items_purge "
+                         f"WHERE {due})", (cutoff,))
+            count = conn.execute(f"UPDATE items INDEXED BY items_purge SET purged_at = ? WHERE {due}",
+                                 (now, cutoff)).rowcount
             conn.execute("DELETE FROM batch_bodies WHERE batch_id IN "
                          "(SELECT id FROM batches WHERE state <> 'open' AND updated_at < ?)", (cutoff,))
         return count

@@ -7,7 +7,6 @@ Also the row-insert statements the rest of the outbox shares.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -156,11 +155,17 @@ class FileTransaction:
                     (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
                 )
             except BaseException as flush_exc:
-                self._writer.abandon()
+                late = self._writer.abandon()
                 self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
+                if late is not None:
+                    raise late from flush_exc
                 raise
         else:
-            self._writer.abandon()  # a write still running must end before the rollback
+            late = self._writer.abandon()  # a write still running must end before the rollback
+            result = self._tx.__exit__(exc_type, exc, tb)
+            if late is not None:
+                raise late
+            return result
         return self._tx.__exit__(exc_type, exc, tb)
 
 
@@ -210,7 +215,18 @@ class ChunkWriter:
             error, self._error = self._error, None
             raise error
 
-    def abandon(self) -> None:
-        """Until the running write is done, its outcome ignored (the transaction is rolled back)."""
-        with contextlib.suppress(BaseException):
-            self.wait()
+    def abandon(self) -> BaseException | None:
+        """Until the running write is done, its outcome ignored (the transaction is rolled back).
+
+        It waits even through a second Ctrl-C or SIGTERM: a rollback while the helper thread still
+        writes would leave its remaining rows outside any transaction. Such an interruption is
+        returned, for the caller to raise once it has rolled back."""
+        interrupted: BaseException | None = None
+        while self._thread is not None:
+            try:
+                self._thread.join()
+                self._thread = None
+            except BaseException as exc:
+                interrupted = exc
+        self._error = None
+        return interrupted

@@ -139,6 +139,9 @@ CREATE TABLE control (
         # the content kept apart, those rewrites touch a few small rows instead of copying the content
         # again each time (a batch body of 500 rows is a few hundred KB). Items also gain the state
         # 'discarded' (a person's decision not to send), which needs the table rebuilt for its CHECK.
+        # Batches gain claimed_at (first leased: from then on the intake may hold the batch, so it
+        # is never re-keyed); every batch already there counts as claimed, the safe assumption.
+        # Items purged before get purged_at = their last update, the nearest date known.
         # Run with foreign keys off (see Database.migrate) and checked before the commit.
         """
 CREATE TABLE items_v2 (
@@ -194,6 +197,10 @@ CREATE TABLE batch_bodies (
 INSERT INTO batch_bodies (batch_id, body) SELECT id, body FROM batches WHERE body IS NOT NULL;
 DROP INDEX batches_done_body;
 ALTER TABLE batches DROP COLUMN body;
+CREATE INDEX batches_closed ON batches(updated_at) WHERE state <> 'open';
+
+ALTER TABLE batches ADD COLUMN claimed_at REAL;
+UPDATE batches SET claimed_at = updated_at;
 """,
     ),
 ]

@@ -96,7 +96,7 @@ def test_an_error_while_a_chunk_is_being_written_waits_for_it_then_rolls_back(bo
 
     def abandon_once_released(self):  # the chunk is still being written when the rollback comes
         release.set()
-        abandon(self)
+        return abandon(self)
 
     monkeypatch.setattr(Outbox, "_insert_items", slow_insert)
     monkeypatch.setattr(file_tx.ChunkWriter, "abandon", abandon_once_released)
@@ -120,3 +120,22 @@ def test_a_file_smaller_than_a_chunk_is_written_without_a_helper_thread(box, mon
         for n in range(9):
             tx.add(n + 2, payload(n), None, f"hash-{n}")
     assert box.count_items() == 9
+
+
+def test_waiting_for_a_write_goes_on_through_an_interruption_which_is_handed_back():
+    release, done = threading.Event(), []
+    writer = file_tx.ChunkWriter()
+    writer.start(lambda: (release.wait(10), done.append(1)))
+    thread = writer._thread
+    real_join, calls = thread.join, []
+
+    def join(*args, **kwargs):  # a second Ctrl-C arrives while the rollback waits for the write
+        calls.append(1)
+        if len(calls) == 1:
+            release.set()
+            raise KeyboardInterrupt
+        return real_join(*args, **kwargs)
+
+    thread.join = join
+    late = writer.abandon()
+    assert isinstance(late, KeyboardInterrupt) and done == [1] and not thread.is_alive() and len(calls) == 2

@@ -78,6 +78,8 @@ def test_an_outbox_of_schema_1_keeps_its_items_and_their_content(tmp_path):
     assert box.db.conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
     assert box.db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert box.get_batch(7).body == b"a,b\r\n1,2\r\n" and box.get_batch(7).item_ids == (3,)
+    # a batch from before counts as claimed (the intake may hold it): never re-keyed
+    assert box.db.conn.execute("SELECT claimed_at FROM batches WHERE id = 7").fetchone()[0] == T0
     assert "'discarded'" in box.db.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
     assert box.db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert [box.get_item(i).payload for i in (1, 2, 3)] == ["\x1fA1\x1fPeña\x1f1", None, "\x1fA3\x1fB\x1f3"]
@@ -430,14 +432,16 @@ def test_expired_batch_that_was_sent_is_parked_and_retried_under_the_same_key(ou
     assert states(outbox) == {"sending": 2}
 
 
-def test_expired_batch_never_sent_is_closed_and_its_items_rebatched(outbox):
+def test_expired_batch_given_back_by_a_stopping_sender_keeps_its_key(outbox):
+    # A sender that stops aborts a request in flight and gives the lease back: the intake may
+    # hold the batch, so it is parked on expiry like any batch that was leased.
     add(outbox, 2)
     b = claim(outbox)
     outbox.release(b.id, owner="s1", now=T0 + 2)
     outbox.expire(now=T0 + 15 * 86400, after_days=14)
     outbox.retry(state="dead", now=T0 + 15 * 86400)
     again = claim(outbox, now=T0 + 15 * 86400 + 1)
-    assert again.id != b.id and set(again.item_ids) == set(b.item_ids)
+    assert again.id == b.id and again.idempotency_key == b.idempotency_key
 
 
 def test_send_now_leaves_a_parked_batch_for_a_person(outbox):
@@ -492,3 +496,28 @@ def test_retry_of_every_dead_item_works_for_more_items_than_a_statement_may_name
     assert outbox.expire(now=T0 + 86400 * 30, after_days=14) == 3_000
     assert len(outbox.retry(state="dead", now=T0 + 86400 * 30)) == 3_000
     assert states(outbox) == {"pending": 3_000}
+
+
+def test_a_batch_sent_just_before_a_crash_is_parked_on_expiry_never_re_keyed(outbox):
+    add(outbox, 2)
+    b = claim(outbox)  # sent; the process died before any answer was recorded (attempts still 0)
+    assert outbox.reclaim_expired(now=T0 + 100) == 1
+    later = T0 + 15 * 86400
+    assert outbox.expire(now=later, after_days=14) == 2
+    outbox.retry(state="dead", now=later + 1)
+    again = claim(outbox, now=later + 2)
+    assert again.id == b.id and again.idempotency_key == b.idempotency_key and again.body == b.body
+
+
+def test_a_batch_formed_but_never_leased_is_closed_on_expiry_and_its_items_rebatched(outbox):
+    add(outbox, 4)
+    b = claim(outbox, limit=4)
+    children = outbox.split(b.id, owner="s1", build=csv_build, status=413, reason="too large", now=T0 + 2)
+    later = T0 + 15 * 86400
+    assert outbox.expire(now=later, after_days=14) == 4
+    closed = outbox.db.conn.execute(
+        f"SELECT count(*) FROM batches WHERE state = 'closed' AND id IN ({','.join('?' * len(children))})",
+        children).fetchone()[0]
+    assert closed == len(children)  # never sent: nothing for the intake to hold
+    outbox.retry(state="dead", now=later + 1)
+    assert claim(outbox, now=later + 2).id not in (b.id, *children)
