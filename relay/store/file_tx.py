@@ -20,8 +20,9 @@ from relay.store.models import FileRecord
 if TYPE_CHECKING:
     from relay.store.outbox import Outbox
 
-CHUNK = 2000  # rows of a file checked for duplicates and written together
-ROWS_PER_STATEMENT = 200  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
+CHUNK = 1000  # rows of a file checked for duplicates and written together (one statement a table)
+CHUNK_CHARS = 16 * 1024 * 1024  # ...or fewer rows when they are this large together (memory stays bounded)
+ROWS_PER_STATEMENT = 1000  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
 
 ITEM_INSERT_HEAD = (
     "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
@@ -64,6 +65,7 @@ class FileTransaction:
         self.file_id = 0
         self.already_known: FileRecord | None = None
         self._pending: list[tuple[int, str, str | None, str]] = []
+        self._pending_chars = 0
         self._writer = ChunkWriter()
 
     def __enter__(self) -> FileTransaction:
@@ -100,14 +102,15 @@ class FileTransaction:
         if self.already_known is not None:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
         self._pending.append((line, values_json, tracking_id, content_hash))
-        if len(self._pending) >= CHUNK:
+        self._pending_chars += len(values_json)
+        if len(self._pending) >= CHUNK or self._pending_chars >= CHUNK_CHARS:
             self._flush()
 
     def _flush(self, *, last: bool = False) -> None:
         """Check the buffered rows for duplicates and write them. A full chunk is written by a
         helper thread while the next one is read; the last one is written here. Either way it is
         inside the file's one transaction: nothing is committed before the end."""
-        rows, self._pending = self._pending, []
+        rows, self._pending, self._pending_chars = self._pending, [], 0
         self._writer.wait()  # the previous chunk is in: its rows count in the duplicate check
         if not rows:
             return

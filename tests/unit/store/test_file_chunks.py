@@ -139,3 +139,15 @@ def test_waiting_for_a_write_goes_on_through_an_interruption_which_is_handed_bac
     thread.join = join
     late = writer.abandon()
     assert isinstance(late, KeyboardInterrupt) and done == [1] and not thread.is_alive() and len(calls) == 2
+
+
+def test_large_rows_are_written_in_smaller_chunks_so_memory_stays_bounded(box, monkeypatch):
+    monkeypatch.setattr(file_tx, "CHUNK_CHARS", 10_000)
+    starts = []
+    real_start = file_tx.ChunkWriter.start
+    monkeypatch.setattr(file_tx.ChunkWriter, "start", lambda self, write: (starts.append(1), real_start(self, write)))
+    big = encode_values(["x" * 3000, "y", "z"])  # about 3 KB a row: four rows make a chunk, not ten
+    with transaction(box) as tx:
+        for n in range(9):
+            tx.add(n + 2, big + str(n), None, f"big-{n}")
+    assert len(starts) == 2 and box.count_items() == 9
