@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from relay.errors import IllegalTransition
 from relay.store.db import Database
 from relay.store.models import Batch, BatchSpec, Content, Member
+from relay.store.queries import PAYLOAD_OF_ITEM
 
 log = logging.getLogger("relay.store")
 
@@ -34,8 +35,7 @@ class BatchTransitions:
         """Only what a batch body is built from: three columns instead of an item's twenty."""
         columns_of = self.columns_of
         return [Member(r[0], columns_of(r[1]), r[2])
-                for r in conn.execute(f"SELECT id, column_set_id, (SELECT payload FROM payloads WHERE item_id = items.id) "
-                                      f"FROM items {where}", params)]
+                for r in conn.execute(f"SELECT id, column_set_id, {PAYLOAD_OF_ITEM} FROM items {where}", params)]
 
     # -- forming and claiming -----------------------------------------------------------------
 
@@ -66,8 +66,8 @@ class BatchTransitions:
                     "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                     (first[0], now, limit),
                 )
-                batch_id = self._form(conn, members, build, now, client=first[1], source_name=first[2],
-                                      parent=None, state="sending")
+                batch_id, _ = self._form(conn, members, build, now, client=first[1], source_name=first[2],
+                                         parent=None, state="sending")
             conn.execute(
                 "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
                 "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
@@ -81,9 +81,9 @@ class BatchTransitions:
             return self._batch(conn, batch_id)
 
     def _form(self, conn: sqlite3.Connection, members: Sequence[Content], build: BuildFn, now: float, *,
-              client: str, source_name: str | None, parent: int | None, state: str = "pending") -> int:
+              client: str, source_name: str | None, parent: int | None, state: str = "pending") -> tuple[int, int]:
         """A new batch of ``members`` (one group: same client, columns and file), or of the prefix
-        of them that ``build`` fitted into one body."""
+        of them that ``build`` fitted into one body: (its id, how many members it took)."""
         spec = build(members)
         used = members[: spec.item_count] if spec.item_count is not None else members
         if not used:
@@ -103,7 +103,7 @@ class BatchTransitions:
         conn.execute("UPDATE items SET batch_id = ?, state = ?, updated_at = ? WHERE id IN "
                      "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, state, now, batch_id))
         self._event(conn, batch_id, now, "formed", None, f"{len(used)} items")
-        return batch_id
+        return batch_id, len(used)
 
     def _batch(self, conn: sqlite3.Connection, batch_id: int) -> Batch:
         row = conn.execute(
@@ -253,9 +253,8 @@ class BatchTransitions:
                 order = {item_id: i for i, item_id in enumerate(chunk)}
                 members.sort(key=lambda it: order[it.id])
                 while members:  # a size-limited build may take a prefix only
-                    child = self._form(conn, members, build, now, client=client, source_name=source_name,
-                                       parent=batch_id)
-                    taken = conn.execute("SELECT count(*) FROM batch_items WHERE batch_id = ?", (child,)).fetchone()[0]
+                    child, taken = self._form(conn, members, build, now, client=client, source_name=source_name,
+                                              parent=batch_id)
                     children.append(child)
                     members = members[taken:]
         return children
@@ -301,13 +300,12 @@ class BatchTransitions:
         cutoff = now - after_days * DAY
         reason = f"not delivered within {after_days:g} days"
         with self.db.transaction() as conn:
-            batches = [r[0] for r in conn.execute(
-                "SELECT DISTINCT i.batch_id FROM items i JOIN batches b ON b.id = i.batch_id "
+            batches = conn.execute(
+                "SELECT DISTINCT i.batch_id, b.claimed_at FROM items i JOIN batches b ON b.id = i.batch_id "
                 "WHERE i.state = 'pending' AND i.created_at < ? AND b.state = 'open' "
-                "AND (b.lease_until IS NULL OR b.lease_until <= ?)", (cutoff, now))]
+                "AND (b.lease_until IS NULL OR b.lease_until <= ?)", (cutoff, now)).fetchall()
             count = 0
-            for batch_id in batches:
-                claimed = conn.execute("SELECT claimed_at FROM batches WHERE id = ?", (batch_id,)).fetchone()[0]
+            for batch_id, claimed in batches:
                 if claimed is None:  # never leased, so never sent: its items may go into a new batch later
                     count += conn.execute(
                         "UPDATE items SET state = 'dead', last_error = ?, batch_id = NULL, updated_at = ? "

@@ -143,7 +143,7 @@ class FileTransaction:
     def _write(self, inserts: list[ItemRow], payloads: list[PayloadRow], dups: list[DuplicateRow]) -> None:
         conn = self._conn
         if inserts:
-            self._outbox._insert_items(conn, inserts, payloads)
+            insert_items(conn, inserts, payloads)
         if dups:
             conn.executemany(INSERT_DUPLICATE, dups)
 
@@ -170,6 +170,12 @@ class FileTransaction:
                 raise late
             return result
         return self._tx.__exit__(exc_type, exc, tb)
+
+
+def insert_items(conn: sqlite3.Connection, rows: Sequence[ItemRow], payloads: Sequence[PayloadRow]) -> None:
+    """Items (with their ids given) and their payloads, many rows per statement."""
+    insert_many(conn, ITEM_INSERT_HEAD, ITEM_VALUES, rows)
+    insert_many(conn, PAYLOAD_INSERT_HEAD, PAYLOAD_VALUES, payloads)
 
 
 def insert_many(conn: sqlite3.Connection, head: str, values: str, rows: Sequence[tuple[object, ...]]) -> None:

@@ -24,9 +24,6 @@ from relay.store.file_tx import (
     PAYLOAD_INSERT_HEAD,
     PAYLOAD_VALUES,
     FileTransaction,
-    ItemRow,
-    PayloadRow,
-    insert_many,
 )
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.queries import Queries
@@ -111,11 +108,6 @@ class Outbox(BatchTransitions, Queries):
         return cols
 
     # -- adding items -----------------------------------------------------------------------
-
-    def _insert_items(self, conn: sqlite3.Connection, rows: Sequence[ItemRow], payloads: Sequence[PayloadRow]) -> None:
-        """Insert items (with their ids given) and their payloads, many rows per statement."""
-        insert_many(conn, ITEM_INSERT_HEAD, ITEM_VALUES, rows)
-        insert_many(conn, PAYLOAD_INSERT_HEAD, PAYLOAD_VALUES, payloads)
 
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
         """content hash -> id of the item accepted within the window, for those already known."""

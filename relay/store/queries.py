@@ -11,6 +11,9 @@ from relay.store.db import Database
 from relay.store.models import STATES, FileRecord, Item
 
 
+PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
+
+
 @dataclass(frozen=True, slots=True)
 class Counts:
     by_state: dict[str, int]
@@ -35,7 +38,7 @@ class Queries:
 
     ITEM_COLUMNS = (
         "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
-        "(SELECT payload FROM payloads WHERE item_id = items.id), attempts, "
+        f"{PAYLOAD_OF_ITEM}, attempts, "
         "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced"
     )
     FILE_COLUMNS = (

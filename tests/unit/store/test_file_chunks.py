@@ -87,18 +87,18 @@ def test_a_write_that_fails_in_the_helper_thread_rolls_back_the_whole_file(box):
 
 def test_an_error_while_a_chunk_is_being_written_waits_for_it_then_rolls_back(box, monkeypatch):
     started, release = threading.Event(), threading.Event()
-    insert, abandon = Outbox._insert_items, file_tx.ChunkWriter.abandon
+    insert, abandon = file_tx.insert_items, file_tx.ChunkWriter.abandon
 
-    def slow_insert(self, conn, rows, payloads):
+    def slow_insert(conn, rows, payloads):
         started.set()
         assert release.wait(10)
-        insert(self, conn, rows, payloads)
+        insert(conn, rows, payloads)
 
     def abandon_once_released(self):  # the chunk is still being written when the rollback comes
         release.set()
         return abandon(self)
 
-    monkeypatch.setattr(Outbox, "_insert_items", slow_insert)
+    monkeypatch.setattr(file_tx, "insert_items", slow_insert)
     monkeypatch.setattr(file_tx.ChunkWriter, "abandon", abandon_once_released)
     with pytest.raises(RuntimeError, match="reader broke"):
         with transaction(box) as tx:
