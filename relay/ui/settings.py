@@ -51,6 +51,23 @@ NO_KEYRING = ("This computer has no secure credential store, so relay will not k
               "Set RELAY_TOKEN in the environment of the relay service instead.")
 
 
+def _list_box(title: str, listing: QWidget, buttons: tuple[QPushButton, ...], below: tuple[QWidget, ...]) -> QGroupBox:
+    """A titled box: a list with a column of buttons beside it, and lines of text under both."""
+    column = QVBoxLayout()
+    for button in buttons:
+        column.addWidget(button)
+    column.addStretch(1)
+    row = QHBoxLayout()
+    row.addWidget(listing, 1)
+    row.addLayout(column)
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.addLayout(row)
+    for widget in below:
+        layout.addWidget(widget)
+    return box
+
+
 def _error_label() -> QLabel:
     label = QLabel()
     label.setWordWrap(True)
@@ -153,17 +170,8 @@ class SettingsDialog(QDialog):
         self.remove_folder = QPushButton("Remove")
         self.remove_folder.clicked.connect(self.remove_selected_folder)
         self.folder_errors = _error_label()
-        fb = QVBoxLayout()
-        fb.addWidget(add_folder)
-        fb.addWidget(self.remove_folder)
-        fb.addStretch(1)
-        fl = QHBoxLayout()
-        fl.addWidget(self.folders, 1)
-        fl.addLayout(fb)
-        folders_box = QGroupBox("Watched folders (lab staff drop CSV files here)")
-        fv = QVBoxLayout(folders_box)
-        fv.addLayout(fl)
-        fv.addWidget(self.folder_errors)
+        folders_box = _list_box("Watched folders (lab staff drop CSV files here)", self.folders,
+                                (add_folder, self.remove_folder), (self.folder_errors,))
 
         # maintenance windows
         self.windows = QTableWidget(0, 4)
@@ -179,20 +187,10 @@ class SettingsDialog(QDialog):
         remove_window = QPushButton("Remove")
         remove_window.clicked.connect(self.remove_selected_window)
         self.window_errors = _error_label()
-        wb = QVBoxLayout()
-        wb.addWidget(add_window)
-        wb.addWidget(remove_window)
-        wb.addStretch(1)
-        wl = QHBoxLayout()
-        wl.addWidget(self.windows, 1)
-        wl.addLayout(wb)
-        windows_box = QGroupBox("Intake maintenance windows (nothing is sent then)")
-        wv = QVBoxLayout(windows_box)
-        wv.addLayout(wl)
         hint = QLabel("Days like mon-fri or sat,sun; times like 09:30; time zones like America/New_York.")
         hint.setEnabled(False)
-        wv.addWidget(hint)
-        wv.addWidget(self.window_errors)
+        windows_box = _list_box("Intake maintenance windows (nothing is sent then)", self.windows,
+                                (add_window, remove_window), (hint, self.window_errors))
 
         self.general_errors = _error_label()
         self.note = QLabel(f"Saved to {self.path}. Saving restarts sending with the new settings.")
