@@ -66,6 +66,9 @@ class Destination(Protocol):
     #: the body builders this destination carries ("csv", "ndjson", "json", "hl7"); the sender refuses
     #: at start a source whose items it cannot carry (INTERFACE §9).
     formats: frozenset[str]
+    #: at most this many items a batch (None: intake.batch_max_items). MLLP says 1: one message a
+    #: frame, so a lost ACK makes the sender resend that one message and nothing that was acknowledged.
+    max_items: int | None
 
     def deliver(self, batch: Batch, tracking_ids: TrackingIds) -> Decision:
         """Send ``batch.body`` (exactly these bytes) and say what the answer means. Never raises for
