@@ -117,3 +117,11 @@ def store(key: SigningKey) -> None:
 def registration_text(key: SigningKey, kid: str | None) -> str:
     """What a person hands to the intake's administrators: the public key as PEM and as a JWK."""
     return (key.public_pem() + "\n" + json.dumps(key.jwk(kid), indent=2) + "\n")
+
+
+def load_import(path: Path) -> SigningKey:
+    """A key file a person imports: read once, so its permissions are the person's business."""
+    try:
+        return parse_key(path.read_bytes())
+    except OSError as exc:
+        raise KeyProblem(f"cannot read it ({exc.strerror or exc})") from exc
