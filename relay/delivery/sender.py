@@ -16,11 +16,10 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tenacity import RetryCallState, wait_random_exponential
-
 from relay.clock import Clock, iso
 from relay.config import Config
 from relay.delivery.answers import Decision
+from relay.delivery.backoff import Backoff
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
 from relay.delivery.destinations.https import MAX_ANSWER_BYTES
 from relay.delivery.maintenance import maintenance_until
@@ -45,18 +44,6 @@ DAY = 86_400.0
 PROBLEM_KEY = "delivery:error"  # the problem shown while batches cannot be built or sent
 
 __all__ = ["Backoff", "CLOCK_FORWARD_AT", "MAX_ANSWER_BYTES", "Sender"]
-
-
-class Backoff:
-    """Exponential backoff with full jitter between ``initial`` and ``cap`` (tenacity's strategy)."""
-
-    def __init__(self, initial: float, cap: float) -> None:
-        self._wait = wait_random_exponential(multiplier=initial, max=cap, min=initial)
-
-    def __call__(self, attempt: int) -> float:
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = max(1, attempt)
-        return float(self._wait(state))
 
 
 class Sender:
@@ -232,11 +219,14 @@ class Sender:
         batch is never left leased with no attempt and no reason."""
         try:
             return self.destination.deliver(batch, lambda: self.outbox.tracking_ids(batch.item_ids))
+        except EnvironmentProblem as exc:  # this machine (no keyring, say): said as it is
+            log.error("batch %d: cannot send: %s", batch.id, exc)
+            reason = f"relay could not send this batch: {exc}; the same batch is retried"
         except Exception as exc:  # a bug or a surprise of a library: logged with its traceback, and shown
             log.exception("batch %d: sending failed", batch.id)
             reason = f"relay could not send this batch ({type(exc).__name__}: {exc}); the same batch is retried"
-            self._report_problem(reason)
-            return Decision("unknown", None, reason)
+        self._report_problem(reason)
+        return Decision("unknown", None, reason)
 
     def _report_problem(self, text: str | None) -> None:
         if text == self._problem:
