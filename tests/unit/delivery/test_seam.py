@@ -72,3 +72,23 @@ def test_a_format_the_destination_carries_passes(tmp_path):
         check_formats(cfg, destination)
     finally:
         destination.close()
+
+
+def test_an_error_while_sending_shows_as_a_problem_of_the_agent(tmp_path):
+    import httpx
+
+    from relay.agent import Agent
+    from tests.helpers.waiting import wait_until
+
+    def handler(request):
+        raise RuntimeError("a library surprised us")
+
+    cfg = config(tmp_path, listener={"enabled": False})
+    agent = Agent(cfg, http_client=httpx.Client(transport=httpx.MockTransport(handler)), token=lambda: "t")
+    with agent:
+        agent.box.add_items([new_item(1)], source="file", client="c", now=agent.clock.now())
+        agent.new_work()
+        problems = wait_until(lambda: [p for p in agent.stats()["problems"] if "a library surprised us" in p])
+        assert "relay could not send this batch (RuntimeError" in problems[0]
+        wait_until(lambda: agent.box.get_item(1).last_error == problems[0])
+        assert agent.box.get_item(1).state in ("pending", "sending")
