@@ -106,6 +106,9 @@ class TokenIssuer:
         now = self._clock.now()
         if claims["iss"] != claims["sub"]:
             return self._refuse(401, "invalid_client", "the client assertion's iss and sub differ")
+        if claims["iss"] != client:
+            return self._refuse(401, "invalid_client", f"the client assertion's iss {claims['iss']!r} is not the "
+                                                       f"sender its key is registered for ({client!r})")
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         mine = {request.url.hostname, request.url.netloc, str(request.url).split("?")[0]}
         if not mine.intersection(str(a) for a in audiences):

@@ -23,7 +23,7 @@ from relay.delivery.destinations.base import (
     ProbeResult,
     TrackingIds,
 )
-from relay.delivery.destinations.http_client import answer_deadline, make_http_client
+from relay.delivery.destinations.http_client import answer_deadline, install_deadline, make_http_client
 from relay.delivery.destinations.https_probe import interpret
 from relay.delivery.destinations.oauth import OAuthFailed, TokenSource
 from relay.delivery.wire import CONTENT_TYPES, headers
@@ -72,6 +72,7 @@ class HttpsDestination:
         self.timeout_s = config.intake.timeout_s
         self._owns_client = context.http_client is None
         self.client = context.http_client if context.http_client is not None else make_http_client(config)
+        install_deadline(self.client)  # also on a client a test or the agent passed in (a no-op for mocks)
         self.tokens: TokenSource | None = None
         if self.auth == "oauth-jwt" and config.intake.oauth is not None:
             self.tokens = TokenSource(config.intake.oauth, client=self.client, clock=context.clock,
