@@ -72,6 +72,7 @@ class Sender:
         self.config = config
         self.url = config.intake.url
         self.clock = clock
+        self._owns_destination = destination is None
         if destination is None:
             destination = open_destination(DestinationContext(config=config, clock=clock,
                                                               secret=token or (lambda: None), http_client=client))
@@ -126,6 +127,8 @@ class Sender:
                 thread.join(grace_s)
         self._threads.clear()
         self.outbox.release_owner(self.owner, now=self.clock.now())
+        if self._owns_destination:
+            self.destination.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
