@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 
+from relay import destination_config
+from relay.destination_config import DestinationConfig
 from relay.errors import ConfigError
 from relay.paths import app_paths, repo_schemas_dir
 
@@ -42,6 +44,7 @@ class IntakeConfig:
     timeout_s: float
     ca_file: Path | None = None
     max_in_flight: int = 2
+    destination: DestinationConfig = field(default_factory=DestinationConfig)  # s3 / sftp / mllp settings (§9)
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             timeout_s=float(intake["timeout_s"]),
             ca_file=_resolve(base, intake.get("ca_file")),
             max_in_flight=int(intake["max_in_flight"]),
+            destination=destination_config.parse(intake, base, label),
         ),
         store=StoreConfig(path=store_path),
         watches=tuple(watches),
