@@ -103,6 +103,8 @@ def _toml(value: Any) -> str:
 
 
 def _type(prop: dict[str, Any]) -> str:
+    if _is_table(prop):
+        return "table (its own section below)"
     if "enum" in prop:
         return "one of " + ", ".join(f"`{_toml(v)}`" for v in prop["enum"])
     return {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false"}.get(
@@ -167,8 +169,6 @@ def render(schema: dict[str, Any]) -> str:
         out.append("|---|---|---|---|---|")
         required = set(table.get("required", []))
         for key, prop in table.get("properties", {}).items():
-            if _is_table(prop):
-                continue
             dotted = f"{name}.{key}"
             default = f"`{_toml(prop['default'])}`" if "default" in prop else ("required" if key in required else "—")
             out.append(f"| `{key}` | {_cell(_type(prop))} | {default} | {_cell(_limits(dotted, prop))} | "
