@@ -199,3 +199,26 @@ def test_config_needs_the_s3_section_and_sender_for_its_placeholder(tmp_path):
     with pytest.raises(ConfigError, match=r"intake\.sender"):
         make_config(tmp_path, {"url": "s3://results/p", "s3": {
             "region": "r", "access_key_id": "a", "name_template": "{sender}~{key}"}})
+
+
+def test_a_batch_formed_by_the_outbox_is_delivered_and_keeps_its_name_across_claims(tmp_path, moto_url, bucket):
+    from relay.delivery.wire import build_csv
+    from relay.store.outbox import Outbox
+    from tests.helpers.builders import new_item
+
+    dest = open_destination(make_context(s3_config(tmp_path, moto_url, url="s3://results/outbox"), SECRET))
+    with Outbox(tmp_path / "outbox.db") as box:
+        box.add_items([new_item(i) for i in range(3)], source="file", client="lab.one", now=1_767_225_600.5,
+                      source_name="results.csv")
+        batch = box.claim(now=1_767_225_601.25, lease_s=60, owner="a", limit=10, build=build_csv)
+        assert batch is not None
+        first = json.loads(dest.deliver(batch, no_tracking).receipt)
+        box.release(batch.id, owner="a", now=1_767_225_602.0)  # as if the answer were lost: claimed again later
+        again = box.claim(now=1_767_225_700.0, lease_s=60, owner="b", limit=10, build=build_csv)
+        assert again is not None and again.id == batch.id
+        second = dest.deliver(again, no_tracking)
+        box.complete(again.id, owner="b", receipt=second.receipt, status=200, now=1_767_225_701.0)
+    assert first["key"] == json.loads(second.receipt)["key"] == \
+        f"outbox/lab.one~20260101000001250~{batch.idempotency_key}.csv"  # formed at 00:00:01.250
+    got = aws(moto_url, "s3").get_object(Bucket="results", Key=first["key"])["Body"].read()
+    assert got == batch.body == again.body
