@@ -173,3 +173,50 @@ def test_frames_and_acks_parse():
 def test_config_names_what_is_wrong(tmp_path, url, named):
     with pytest.raises(ConfigError, match=named):
         make_config(tmp_path, {"url": url})
+
+
+def test_python_hl7s_asyncio_mllp_server_acknowledges(tmp_path):
+    """Interoperability: python-hl7's own MLLP server (hl7.mllp) as the receiver, its create_ack as the ACK."""
+    import asyncio
+    import threading
+
+    import hl7
+    import hl7.mllp
+
+    received: list[str] = []
+    ready = threading.Event()
+    state: dict = {}
+
+    async def handle(reader, writer):
+        try:
+            while not writer.is_closing():
+                message = await reader.readmessage()
+                received.append(str(message.segment("MSH")[10]))
+                writer.writemessage(message.create_ack("AA"))
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            writer.close()
+
+    async def serve():
+        server = await hl7.mllp.start_hl7_server(handle, host="127.0.0.1", port=0)
+        state["port"] = server.sockets[0].getsockname()[1]
+        state["stop"] = asyncio.Event()
+        ready.set()
+        async with server:
+            await state["stop"].wait()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(10)
+        dest = mllp_dest(tmp_path, state["port"])
+        decision = dest.deliver(hl7_batch(), no_tracking)
+        dest.close()
+    finally:
+        loop.call_soon_threadsafe(state["stop"].set)
+        thread.join(10)
+        loop.close()
+    assert decision.kind == "delivered", decision.message
+    assert json.loads(decision.receipt) == {"control_id": "ctl-0001", "code": "AA"}
+    assert received == ["ctl-0001"]
