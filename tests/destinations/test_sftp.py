@@ -188,3 +188,26 @@ def test_home_folder_urls(tmp_path):
     config = make_config(tmp_path, {"url": "sftp://u@h:2222/~/in", "sftp": {"host_key_sha256": "SHA256:" + "A" * 43}})
     sftp = config.intake.destination.sftp
     assert (sftp.user, sftp.host, sftp.port, sftp.path) == ("u", "h", 2222, "in")
+
+
+def test_password_login_and_a_server_without_posix_rename(tmp_path, drop):
+    from tests.destinations.paramiko_sftp import password_sftp_server
+
+    with password_sftp_server() as server:
+        config = make_config(tmp_path, {"url": f"sftp://lab@127.0.0.1:{server.port}{drop}",
+                                        "sftp": {"host_key_sha256": server.host_key.fingerprint}})
+        dest = open_destination(make_context(config, "correct horse"))
+        first = dest.deliver(make_batch(BODY), no_tracking)
+        assert [s.posix_rename for s in dest._idle] == [False]  # paramiko's server offers no posix-rename
+        again = dest.deliver(make_batch(BODY), no_tracking)
+        dest.close()
+        wrong = open_destination(make_context(config, "wrong password"))
+        refused = wrong.deliver(make_batch(BODY, key="k-2"), no_tracking)
+        probe = wrong.probe()
+        wrong.close()
+    assert first.kind == "delivered", first.message
+    assert again.kind == "delivered" and "already" in again.receipt
+    assert sorted(os.listdir(drop)) == [NAME] and (drop / NAME).read_bytes() == BODY
+    assert refused.kind == "pause" and "refused the login of 'lab'" in refused.message
+    assert probe.outcome == "bad_credential"
+    assert server.logins == ["lab:ok", "lab:refused", "lab:refused"]
