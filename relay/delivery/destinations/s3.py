@@ -53,12 +53,13 @@ UNKNOWN_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "R
                            "InvalidDigest", "IncompleteBody", "RequestTimeTooSkewed", "OperationAborted"})
 REGION_CODES = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException",
                           "Redirect", "TemporaryRedirect"})
+PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 CREDENTIAL_HINT = "store the secret access key with `relay token set` or in Settings, and check intake.s3.access_key_id"
 
 
 def _header_value(value: str) -> str:
     """Metadata travels in HTTP headers: anything outside printable ASCII is percent-encoded."""
-    return value if value.isascii() and value.isprintable() else quote(value, safe=" !\"#$&'()*+,/:;<=>?@[]^`{|}~")
+    return value if value.isascii() and value.isprintable() else quote(value, safe=PRINTABLE_ASCII)
 
 
 class S3Destination:

@@ -65,9 +65,8 @@ class SftpDestination:
     def names(self, batch: Batch) -> tuple[str, str]:
         """(final path, .part path) of ``batch`` on the server."""
         name = render(self.sftp.name_template, fields(batch, sender=self.dest.sender, env=self.dest.env))
-        folder = self.sftp.path
-        return posixpath.join(folder, name) if folder else name, posixpath.join(folder, f".{name}.part") \
-            if folder else f".{name}.part"
+        folder = self.sftp.path  # "" is the login's home folder: names relative to it
+        return posixpath.join(folder, name), posixpath.join(folder, f".{name}.part")
 
     # -- sessions ------------------------------------------------------------------------------
 
