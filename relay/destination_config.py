@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -64,7 +64,6 @@ class DestinationConfig:
     s3: S3Config | None = None
     sftp: SftpConfig | None = None
     mllp: MllpConfig | None = None
-    errors: list[str] = field(default_factory=list, compare=False)
 
 
 def template_fields(template: str) -> set[str]:
