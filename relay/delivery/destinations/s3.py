@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import ssl
+import threading
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -89,6 +90,8 @@ class S3Destination:
                                        retries=False, maxsize=max(2, config.intake.max_in_flight),
                                        ssl_context=tls)
         self.pool = pool
+        self._minio: tuple[str, Minio] | None = None
+        self._lock = threading.Lock()
         self.sse: Sse | None = None
         if s3.sse == "aws:kms":
             # minio's SseKMS always names a key; without one the bucket's default KMS key is used.
@@ -99,11 +102,17 @@ class S3Destination:
     # -- the client ----------------------------------------------------------------------------
 
     def _client(self) -> Minio | None:
+        """The client for the credential stored now. Kept while the credential stays the same: a
+        dropped Minio clears the connection pool it was given (its __del__), which would cost the
+        keep-alive connection at every batch."""
         secret = self.context.secret()
         if not secret:
             return None
-        return Minio(self.endpoint, access_key=self.s3.access_key_id, secret_key=secret, secure=self.secure,
-                     region=self.s3.region, http_client=self.pool)
+        with self._lock:
+            if self._minio is None or self._minio[0] != secret:
+                self._minio = (secret, Minio(self.endpoint, access_key=self.s3.access_key_id, secret_key=secret,
+                                             secure=self.secure, region=self.s3.region, http_client=self.pool))
+            return self._minio[1]
 
     def object_name(self, batch: Batch) -> tuple[str, str]:
         """(full object key, the name after the prefix) of ``batch``."""
@@ -209,4 +218,6 @@ class S3Destination:
                                "(nothing was written).", 200)
 
     def close(self) -> None:
+        with self._lock:
+            self._minio = None
         self.pool.clear()
