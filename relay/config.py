@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 
+from relay import destination_config
+from relay.destination_config import DestinationConfig
 from relay.errors import ConfigError
 from relay.paths import app_paths, repo_schemas_dir
 
@@ -63,6 +65,7 @@ class IntakeConfig:
     ca_file: Path | None = None
     max_in_flight: int = 2
     oauth: OAuthConfig | None = None
+    destination: DestinationConfig = field(default_factory=DestinationConfig)  # s3 / sftp / mllp settings (§9)
 
 
 @dataclass(frozen=True)
@@ -305,6 +308,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             ca_file=_resolve(base, intake.get("ca_file")),
             max_in_flight=int(intake["max_in_flight"]),
             oauth=_oauth(intake, base, label),
+            destination=destination_config.parse(intake, base, label),
         ),
         store=StoreConfig(path=store_path),
         watches=tuple(watches),
