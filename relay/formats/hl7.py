@@ -285,6 +285,23 @@ def _trim_field(value: str, rep: str, comp: str, sub: str) -> str:
     return rep.join(reps)
 
 
+def hl7_body_items(data: bytes, max_items: int = 10_000) -> list[NewItem]:
+    """The messages of a request body, all or nothing: raises BodyRejected naming what is wrong."""
+    from relay.formats.json_reader import BodyRejected
+
+    _, records = read_hl7_bytes(data)
+    rejects = [r for r in records if isinstance(r, Hl7Reject)]
+    if rejects:
+        shown = "; ".join(f"message {r.number}: {r.reason}" for r in rejects[:10])
+        raise BodyRejected(f"{len(rejects):,} message(s) could not be used, so nothing was stored: {shown}")
+    if not records:
+        raise BodyRejected("the body holds no HL7 message (it should start with MSH, FHS or BHS)")
+    if len(records) > max_items:
+        raise BodyRejected(f"the body holds more than {max_items:,} messages, more than one request may carry; "
+                           "send them in smaller requests")
+    return [r.item for r in records if isinstance(r, Hl7Item)]
+
+
 def read_hl7_bytes(data: bytes) -> tuple[Hl7Reader, list[Hl7Item | Hl7Reject]]:
     """A whole body or frame at once (the listeners): the reader (for its envelope) and what it read."""
     reader = Hl7Reader([data])
