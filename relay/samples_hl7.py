@@ -11,7 +11,7 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-SENDER = "Demo Lab Sender^2.16.840.1.113883.3.9999.1^ISO"
+SENDER = "Demo Lab, Springfield^2.16.840.1.113883.3.9999.1^ISO"
 FACILITIES = [("Lakeside Clinic", "05D9990001"), ("Northgate Testing Site", "05D9990002"),
               ("Riverbend Pharmacy", "05D9990003")]
 FAMILY = ["Testperson", "Sample", "Example", "Demo", "Placeholder", "Fictional"]
