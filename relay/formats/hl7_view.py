@@ -41,7 +41,7 @@ def _value(fields: list[str], number: int, component: int, comp: str) -> str:
 def hl7_fields(message: str) -> list[tuple[str, str]]:
     """(label, value) pairs: the main fields, one line per result (OBX), then each segment."""
     rows, fs, comp = _split(message)
-    first = {}
+    first: dict[str, list[str]] = {}
     for fields in rows:
         first.setdefault(fields[0], fields)
     out = []
