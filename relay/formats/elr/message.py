@@ -1,0 +1,255 @@
+"""One CSV row -> one HL7 v2.5.1 ORU^R01 ELR message (MSH, SFT, PID, ORC, OBR, OBX..., SPM).
+
+The layout follows the HL7 v2.5.1 ELR implementation guide (PHLabReport-NoAck profile) the way
+SimpleReport's public converter fills it for the same CSV columns: one order (ORC + OBR) for the
+ordered test, the result OBX first, then one OBX per ask-at-order-entry answer, then the specimen.
+Segments are separated by CR. ``ElrTranslator`` is made once per header; ``translate`` is called
+per row and raises ``NotTranslatable`` with a reason for lab staff when the row cannot become a
+valid message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from relay import __version__
+from relay.formats.elr import codes, facts
+from relay.formats.elr.columns import Columns, RowView
+from relay.formats.elr.hl7text import (
+    ENCODING_CHARACTERS,
+    Moment,
+    NotTranslatable,
+    components,
+    dtm,
+    escape,
+    segment,
+    subcomponents,
+)
+
+PROFILE = "PHLabReport-NoAck^phLabResultsELRv251^2.16.840.1.113883.9.11^ISO"
+MESSAGE_TYPE = "ORU^R01^ORU_R01"
+VERSION = "2.5.1"
+SEGMENT_SEP = "\r"
+# An HD written as in the config: up to three components, none holding a separator of its own.
+HD_TEXT = re.compile(r"[^|^~\\&]*(\^[^|^~\\&]*){0,2}")
+CONTROL_ID_LIMIT = 199
+
+
+@dataclass(frozen=True)
+class ElrSettings:
+    """The ``[translate]`` settings a message is made with (see docs/interface.md §10)."""
+
+    sending_application: str = "relay"
+    sending_facility: str | None = None  # None: the row's testing lab name ^ CLIA ^ CLIA
+    receiving_application: str = "APHL^2.16.840.1.113883.3.8589^ISO"
+    receiving_facility: str = "APHL^2.16.840.1.113883.3.8589^ISO"
+    processing_id: str = "P"
+    timezone: str | None = None  # IANA name for dates written without an offset; None: this machine's
+
+    def __post_init__(self) -> None:
+        for key in ("sending_application", "sending_facility", "receiving_application", "receiving_facility"):
+            value = getattr(self, key)
+            if value is not None and not HD_TEXT.fullmatch(value):
+                raise ValueError(f"translate.{key} {value!r} must be namespace^universal id^type, "
+                                 "without | ~ \\ or &")
+        if self.processing_id not in ("P", "T", "D"):
+            raise ValueError(f"translate.processing_id {self.processing_id!r} is not one of P, T, D")
+        if self.timezone is not None:
+            ZoneInfo(self.timezone)  # raises for an unknown zone
+
+    def zone(self) -> tzinfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+
+def control_id(tracking_id: str | None, content_hash: str) -> str:
+    """MSH-10: the row's tracking id where there is one (and it fits), else from the content hash."""
+    if tracking_id and len(tracking_id) <= CONTROL_ID_LIMIT:
+        return tracking_id
+    return "relay-" + content_hash[:32]
+
+
+class ElrTranslator:
+    """Rows under one header -> ELR messages."""
+
+    def __init__(self, header: Sequence[str], settings: ElrSettings | None = None) -> None:
+        self.settings = settings or ElrSettings()
+        self.columns = Columns(header)
+        self._zone = self.settings.zone()
+        app = self.settings.sending_application.split("^")
+        self._assigner = (app + ["", "", ""])[:3]  # who assigns order and specimen ids: relay's MSH-3
+        self._sft = segment("SFT", ["relay", __version__, "relay", __version__])
+
+    def translate(self, values: Sequence[str], *, tracking_id: str | None, content_hash: str, now: float) -> str:
+        """The message for one row (values in header order), made at ``now`` (epoch seconds)."""
+        row = self.columns.view(values)
+        made = datetime.fromtimestamp(now, self._zone) if self._zone else datetime.fromtimestamp(now).astimezone()
+        o = _Row(row, control_id(tracking_id, content_hash), self._zone)
+        return SEGMENT_SEP.join([
+            self._msh(o, made),
+            self._sft,
+            self._pid(o),
+            self._orc(o),
+            self._obr(o),
+            self._result(o),
+            *self._answers(o),
+            self._spm(o),
+        ])
+
+    # -- segments (field lists start at field 1; MSH's at MSH-2) ---------------------------------
+
+    def _msh(self, o: _Row, made: datetime) -> str:
+        s = self.settings
+        facility = s.sending_facility
+        if facility is None:
+            facility = components(o.lab.name, o.lab.clia, "CLIA")
+        return segment("MSH", [
+            ENCODING_CHARACTERS, s.sending_application, facility, s.receiving_application, s.receiving_facility,
+            dtm(made), "", MESSAGE_TYPE, escape(o.ids), s.processing_id, VERSION, "", "", "NE", "NE", "USA",
+            "UNICODE UTF-8", "", "", PROFILE,
+        ])
+
+    def _ei(self, ids: str, sep: str = "^") -> str:
+        """EI: the id, assigned by relay's sending application (MSH-3)."""
+        ns, oid, kind = self._assigner
+        return sep.join((escape(ids), ns, oid, kind)).rstrip(sep)
+
+    def _pid(self, o: _Row) -> str:
+        row = o.row
+        if row["patient_id"]:
+            identifier = components(facts.text(row, "patient_id", facts.IDENTIFIER), "", "",
+                                    subcomponents("", o.lab.clia, "CLIA"), "PT")
+        else:
+            identifier = components(escape(o.ids), "", "", subcomponents(*self._assigner), "PI")
+        facts.required(row, "last", "the patient's last name")
+        name = components(*facts.person_name(row, "last", "first", "middle", "suffix"), "", "", "L")
+        dob = o.dates.get("dob")
+        if isinstance(dob, datetime):
+            dob = dob.date()
+        collected = o.collected.date() if isinstance(o.collected, datetime) else o.collected
+        if dob is not None and dob > collected:
+            raise NotTranslatable(f"{row.name('dob')} {row['dob']!r} is after the specimen was collected")
+        fields = [
+            "1", "", identifier, "", name, "", dtm(dob) if dob is not None else "", facts.sex(row), "",
+            facts.race(row), facts.address(row, "", facts.country(row)), "",
+            facts.repeat(facts.phone(facts.phone_digits(row, "phone"), "PRN"), facts.email(row, "email")),
+            "", "", "", "", "", "", "", "", facts.ethnicity(row),
+        ]
+        if row["tribal"]:
+            fields += [""] * 16 + ["^" * 8 + facts.text(row, "tribal", facts.TEXT)]  # PID-39, CWE-9 original text
+        return segment("PID", fields)
+
+    def _orc(self, o: _Row) -> str:
+        row = o.row
+        facility_phone = facts.phone_digits(row, "fac_phone") or o.lab.phone or o.provider_phone
+        facility_email = facts.email(row, "fac_email")
+        if not facility_phone and not facility_email:
+            raise NotTranslatable(f"{row.name('fac_phone')} is empty (and so are the testing lab's and the "
+                                  "ordering provider's); an HL7 ELR message needs the ordering facility's phone")
+        name = "fac_name" if row["fac_name"] else "lab_name"
+        where = "fac_" if any(row["fac_" + k] for k in ("street", "city", "state", "zip")) else "lab_"
+        return segment("ORC", [
+            "RE", "", self._ei(o.ids), "", "", "", "", "", "", "", "", o.provider, "",
+            facts.phone(o.provider_phone, "WPN"), "", "", "", "", "", "",
+            facts.text(row, name, facts.ORG_NAME), facts.address(row, where),
+            facts.repeat(facts.phone(facility_phone, "WPN"), facility_email), facts.address(row, "prov_"),
+        ])
+
+    def _obr(self, o: _Row) -> str:
+        return segment("OBR", [
+            "1", "", self._ei(o.ids), facts.loinc(o.row, "test_ordered", "test_performed"), "", "", o.collected_dtm,
+            o.collected_dtm, "", "", "", "", "", "", "", o.provider, facts.phone(o.provider_phone, "WPN"),
+            "", "", "", "", o.released_dtm, "", "", o.status,
+        ])
+
+    def _result(self, o: _Row) -> str:
+        row = o.row
+        code, name = facts.coded(row, "result", codes.RESULT_WORDS, codes.RESULT_NAMES, "test result")
+        method = components("", facts.text(row, "device", facts.TEXT)) if row["device"] else ""
+        return segment("OBX", [
+            "1", "CE", facts.loinc(row, "test_performed", "test_ordered"), "",
+            components(code, escape(name), codes.SNOMED), "", "", codes.ABNORMAL.get(code, ""), "", "", o.status,
+            "", "", o.collected_dtm, "", "", method, "", o.tested_dtm, "", "", "", o.lab.xon, o.lab.xad,
+        ])
+
+    def _answers(self, o: _Row) -> list[str]:
+        """Ask-at-order-entry answers, one OBX each, after the result (set ids 2, 3, ...)."""
+        row = o.row
+        answers: list[tuple[tuple[str, str], str, str]] = []
+        for question, fact in ((codes.AOE_EMPLOYED_IN_HEALTHCARE, "employed"), (codes.AOE_FIRST_TEST, "first_test"),
+                               (codes.AOE_SYMPTOMATIC, "symptomatic"), (codes.AOE_RESIDENT_CONGREGATE, "congregate"),
+                               (codes.AOE_HOSPITALIZED, "hospitalized"), (codes.AOE_ICU, "icu")):
+            found = facts.yes_no(row, fact)
+            if found:
+                answers.append((question, "CE", components(*found)))
+        pregnant = facts.pregnancy(row)
+        if pregnant:
+            answers.append((codes.AOE_PREGNANT, "CE", components(*pregnant)))
+        onset = o.dates.get("onset")
+        if onset is not None:
+            answers.append((codes.AOE_SYMPTOM_ONSET, "DT", dtm(onset.date() if isinstance(onset, datetime) else onset)))
+        return [
+            segment("OBX", [
+                str(n), kind, components(question[0], question[1], codes.LOINC), "", value, "", "", "", "", "",
+                "F", "", "", o.collected_dtm, "", "", "", "", "", "", "", "", o.lab.xon, o.lab.xad,
+            ])
+            for n, (question, kind, value) in enumerate(answers, start=2)
+        ]
+
+    def _spm(self, o: _Row) -> str:
+        row = o.row
+        code, name = facts.coded(row, "specimen", codes.SPECIMEN_WORDS, codes.SPECIMEN_NAMES, "specimen type")
+        site, _ = facts.coded(row, "site", {}, {}, "specimen source site", optional=True)
+        specimen_id = self._ei(o.ids, "&")
+        received = o.dates.get("received_at")
+        return segment("SPM", [
+            "1", components(specimen_id, specimen_id), "", components(code, escape(name), codes.SNOMED), "", "", "",
+            components(site, "", codes.SNOMED) if site else "", "", "", "", "", "", "", "", "",
+            components(o.collected_dtm, o.collected_dtm), dtm(received) if received is not None else o.collected_dtm,
+        ])
+
+
+class _Row:
+    """What several segments of one row's message share, worked out once."""
+
+    __slots__ = ("collected", "collected_dtm", "dates", "ids", "lab", "provider", "provider_phone", "released_dtm",
+                 "row", "status", "tested_dtm")
+
+    def __init__(self, row: RowView, ids: str, zone: tzinfo | None) -> None:
+        self.row = row
+        self.ids = ids
+        self.dates = dates = facts.Dates(row, zone)
+        self.lab = _Lab(row)
+        collected = dates.get("collected") or dates.get("ordered_at")
+        if collected is None:
+            raise NotTranslatable(f"{row.name('collected')} is empty; an HL7 ELR message needs the date the "
+                                  "specimen was collected")
+        self.collected = collected
+        self.collected_dtm = dtm(collected)
+        tested = dates.get("tested_at")
+        self.tested_dtm = dtm(tested) if tested is not None else self.collected_dtm
+        released = dates.get("released_at")
+        self.released_dtm = dtm(released) if released is not None else self.tested_dtm
+        self.status = facts.status(row)
+        self.provider = facts.provider(row)
+        self.provider_phone = facts.phone_digits(row, "prov_phone")
+
+
+class _Lab:
+    """The performing (testing) lab: OBX-23/24, MSH-4 by default, the patient id's assigner."""
+
+    __slots__ = ("clia", "name", "phone", "xad", "xon")
+
+    def __init__(self, row: RowView) -> None:
+        name = facts.required(row, "lab_name", "the testing lab's name")
+        self.clia = facts.clia(row)
+        escaped = facts.text(row, "lab_name", facts.ORG_NAME)
+        # XON: name ^^^^^ assigning authority (CLIA OID) ^ XX ^^^ CLIA number
+        self.xon = components(escaped, "", "", "", "", subcomponents("", codes.CLIA_OID, "ISO"), "XX", "", "",
+                              self.clia)
+        self.name = escaped
+        self.xad = facts.address(row, "lab_")
+        self.phone = facts.phone_digits(row, "lab_phone")
