@@ -149,6 +149,11 @@ class Agent:
             sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
                                     status=self.stats))
+        if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)
+            from relay.ingest.mllp import MllpListener
+
+            sources.append(MllpListener(self.box, self.config.mllp, client=self.config.intake.client,
+                                        clock=self.clock, notify=self.new_work))
         return sources
 
     @property

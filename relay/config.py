@@ -7,6 +7,7 @@ folder that holds the file. Secrets are never read from the file.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -59,6 +60,7 @@ class WatchConfig:
     tracking_column: str | None
     settle_s: float
     poll: bool
+    format: str = "auto"  # auto | csv | hl7
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,17 @@ class ListenerConfig:
     port: int
     token: str | None
     max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class MllpConfig:
+    """The MLLP listener for HL7 v2 (INTERFACE §8)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2575
+    allow_from: tuple[str, ...] = ()
+    client: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,7 @@ class Config:
     listener: ListenerConfig = field(default=None)  # type: ignore[assignment]
     delivery: DeliveryConfig = field(default=None)  # type: ignore[assignment]
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    mllp: MllpConfig = field(default_factory=MllpConfig)
 
     def watch_for(self, path: Path) -> WatchConfig | None:
         """The watched folder that holds ``path``, if any."""
@@ -269,6 +283,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
                 tracking_column=w.get("tracking_column"),
                 settle_s=float(w["settle_s"]),
                 poll=bool(w["poll"]),
+                format=w["format"],
             )
         )
     windows = tuple(_window(raw, f"maintenance[{i + 1}]", label) for i, raw in enumerate(data.get("maintenance", [])))
@@ -295,7 +310,32 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         ),
         delivery=DeliveryConfig(**{k: float(v) for k, v in delivery.items()}),
         maintenance=windows,
+        mllp=_mllp(data.get("mllp", {}), label),
     )
+
+
+def _mllp(raw: dict[str, Any], label: str) -> MllpConfig:
+    m = {**_defaults("mllp"), **raw}
+    allow = tuple(m.get("allow_from", ()))
+    for entry in allow:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{label}: mllp.allow_from: {entry!r} is not an IP address or network") from exc
+    if m["enabled"] and not allow and not _loopback(m["host"]):
+        raise ConfigError(f"{label}: mllp.host is {m['host']!r}, which other machines can reach: "
+                          "mllp.allow_from must list the senders let in")
+    return MllpConfig(enabled=bool(m["enabled"]), host=m["host"], port=int(m["port"]), allow_from=allow,
+                      client=m.get("client"))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load(path: Path, *, must_exist: bool = True) -> Config:

@@ -22,7 +22,7 @@ from relay.clock import Clock, iso
 from relay.config import Config
 from relay.delivery.answers import Decision, decide
 from relay.delivery.maintenance import maintenance_until
-from relay.delivery.wire import BUILDERS, headers
+from relay.delivery.wire import BUILDERS, by_kind, headers
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
 from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, UNAVAILABLE_UNTIL
@@ -87,7 +87,7 @@ class Sender:
         self.events = events or EventBus()
         self.rng = rng or random.Random()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.build = BUILDERS[config.intake.format]
+        self.build = by_kind(BUILDERS[config.intake.format])  # HL7 items go as HL7 batches
         d = config.delivery
         self.backoff = Backoff(d.retry_initial_s, d.retry_max_s)
         # A lease must outlast the whole request (httpx's timeout is per phase, not per request).

@@ -23,6 +23,7 @@ from relay.formats.csv_reader import (
     open_csv,
     rejected_rows_name,
 )
+from relay.ingest.hl7_files import ingest_hl7_file, is_hl7_file
 from relay.store.models import FileRecord
 from relay.store.outbox import Outbox
 
@@ -78,12 +79,16 @@ def ingest_file(
     tracking_column: str | None = None,
     name: str | None = None,
     report_name: str | None = None,
+    file_format: str = "auto",
 ) -> FileOutcome:
     """Read ``path`` into the outbox. Raises TransientError when the file cannot be read right now
     (vanished, locked): the caller tries again later."""
     name = name or path.name
     report_name = report_name or name
     try:
+        if is_hl7_file(path, file_format):  # HL7 v2 (INTERFACE §8): one item per message
+            return ingest_hl7_file(outbox, path, name=name, client=client, source=source, now=now,
+                                   report_dir=report_dir, report_name=report_name)
         return _ingest(outbox, path, name, client, source, now, report_dir, report_name, tracking_column)
     except FileRejected as exc:
         try:

@@ -30,6 +30,7 @@ from relay.clock import iso
 from relay.errors import EnvironmentProblem
 from relay.formats.csv_reader import FileRejected, Row, parse_csv_bytes
 from relay.formats.file_errors import FileChanged
+from relay.formats.hl7 import hl7_body_items
 from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
 from relay.ingest.listener_commit import GroupCommitter
 from relay.store.models import AddResult, Item, NewItem
@@ -42,6 +43,7 @@ CONTENT_TYPES = {
     "application/x-ndjson": "ndjson",
     "application/ndjson": "ndjson",
     "text/csv": "csv",
+    "application/hl7-v2": "hl7",  # INTERFACE §8: text decoded per MSH-18, whatever the charset parameter says
 }
 FINAL_STATES = ("sent", "failed", "dead", "discarded")
 MAX_WAIT_S = 30.0
@@ -94,7 +96,7 @@ def _kind(request: Request) -> str:
     for param in params.split(";"):
         key, _, value = param.partition("=")
         charset = value.strip().strip('"').lower()
-        if key.strip().lower() == "charset" and kind != "csv" and charset not in ("utf-8", "utf8"):
+        if key.strip().lower() == "charset" and kind not in ("csv", "hl7") and charset not in ("utf-8", "utf8"):
             raise _Refused(415, f"JSON is taken only as UTF-8, not {charset[:40]!r}")
     return kind
 
@@ -155,6 +157,8 @@ def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str 
             return read_json(data, intake_format=intake_format, tracking_column=tracking_column)
         if kind == "ndjson":
             return read_ndjson(data, intake_format=intake_format, tracking_column=tracking_column)
+        if kind == "hl7":
+            return hl7_body_items(data)
         return _csv_items(data, tracking_column)
     except (FileRejected, FileChanged) as exc:
         raise BodyRejected(exc.reason) from exc

@@ -239,7 +239,7 @@ class FolderWatcher:
         try:
             outcome = ingest_file(self.outbox, path, client=self.client, source="watch", now=self.clock.now(),
                                   report_dir=w.rejected_folder, tracking_column=w.tracking_column,
-                                  report_name=report_name)
+                                  report_name=report_name, file_format=w.format)
         except TransientError as exc:
             log.info("file %s not taken yet: %s", path.name, exc)
             return False

@@ -12,6 +12,7 @@ from relay.store.models import STATES, FileRecord, Item
 
 
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
+WIRE_OF_ITEM = "(SELECT wire FROM payloads WHERE item_id = items.id)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Queries:
     ITEM_COLUMNS = (
         "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
         f"{PAYLOAD_OF_ITEM}, attempts, "
-        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced"
+        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced, kind"
     )
     FILE_COLUMNS = (
         "id, name, path, file_hash, outcome, rows_accepted, rows_duplicate, rows_rejected, blank_rows, reason, "
@@ -54,7 +55,7 @@ class Queries:
             id=row[0], state=row[1], source=row[2], source_name=row[3], line=row[4], client=row[5],
             tracking_id=row[6], content_hash=row[7], columns=self.columns_of(row[8]), payload=row[9],
             attempts=row[10], next_attempt_at=row[11], batch_id=row[12], last_status=row[13], last_error=row[14],
-            receipt=row[15], created_at=row[16], updated_at=row[17], sent_at=row[18], forced=bool(row[19]),
+            receipt=row[15], created_at=row[16], updated_at=row[17], sent_at=row[18], forced=bool(row[19]), kind=row[20],
         )
 
     def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]:
