@@ -92,6 +92,9 @@ class Agent:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        from relay.ingest.translate import check_translation
+
+        check_translation(self.config)  # CSV sources with an HL7-only intake need [translate] (INTERFACE §10)
         self._lock.acquire()
         try:
             damaged_note = None
@@ -142,7 +145,7 @@ class Agent:
 
         sources: list[Any] = [
             FolderWatcher(watch, self.box, client=self.config.client_for(watch), clock=self.clock,
-                          on_new_work=self.new_work, on_problem=self.set_problem)
+                          on_new_work=self.new_work, on_problem=self.set_problem, translate=self.config.translate)
             for watch in self.config.watches
         ]
         if self.config.listener.enabled:

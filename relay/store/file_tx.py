@@ -65,7 +65,7 @@ class FileTransaction:
         self.blank_rows = 0
         self.file_id = 0
         self.already_known: FileRecord | None = None
-        self._pending: list[tuple[int, str, str | None, str]] = []
+        self._pending: list[tuple[int, str, str | None, str, str | None]] = []
         self._pending_chars = 0
         self._writer = ChunkWriter()
 
@@ -98,12 +98,14 @@ class FileTransaction:
         self._group = group_key(self._client, self._kind, self._cs_id, name)
         return self
 
-    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str) -> None:
-        """One row. Rows are written in chunks; duplicates are recorded, not added."""
+    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str,
+            wire: str | None = None) -> None:
+        """One row. Rows are written in chunks; duplicates are recorded, not added. ``wire``: the form
+        sent instead of the row (a row translated to an HL7 message)."""
         if self.already_known is not None:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
-        self._pending.append((line, values_json, tracking_id, content_hash))
-        self._pending_chars += len(values_json)
+        self._pending.append((line, values_json, tracking_id, content_hash, wire))
+        self._pending_chars += len(values_json) + (len(wire) if wire else 0)
         if len(self._pending) >= CHUNK or self._pending_chars >= CHUNK_CHARS:
             self._flush()
 
@@ -122,7 +124,7 @@ class FileTransaction:
         payloads: list[PayloadRow] = []
         dups: list[DuplicateRow] = []
         item_id = self._next_id
-        for line, payload, tracking_id, content_hash in rows:
+        for line, payload, tracking_id, content_hash, wire in rows:
             original = known.get(content_hash)
             if original is not None:
                 dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
@@ -131,7 +133,7 @@ class FileTransaction:
                 known[content_hash] = item_id  # a second copy inside this chunk
             inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
                             self._cs_id, self._group, now, now, now, self._kind))
-            payloads.append((item_id, payload, None))
+            payloads.append((item_id, payload, wire))
             item_id += 1
         self._next_id = item_id
         self.accepted += len(inserts)

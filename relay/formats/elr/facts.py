@@ -15,6 +15,7 @@ from relay.formats.elr.columns import RowView
 from relay.formats.elr.hl7text import (
     Moment,
     NotTranslatable,
+    SPECIAL,
     checked,
     components,
     escape,
@@ -41,9 +42,9 @@ def required(row: RowView, fact: str, what: str) -> str:
 def text(row: RowView, fact: str, limit: int) -> str:
     """The fact's value escaped, after checking it fits ``limit`` characters."""
     value = row[fact]
-    if len(value) > limit:
-        checked(value, limit, row.name(fact))  # raises, naming the column
-    return escape(value)
+    if len(value) > limit or SPECIAL.search(value) is not None:
+        return checked(value, limit, row.name(fact))  # raises for a value that does not fit, naming the column
+    return value
 
 
 def person_name(row: RowView, last: str, first: str, middle: str, suffix: str | None) -> list[str]:

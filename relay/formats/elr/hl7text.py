@@ -30,23 +30,46 @@ def _escape_table() -> dict[int, str]:
 
 
 _ESCAPES = _escape_table()
-_SPECIAL = re.compile(r"[\\|^&~\x00-\x1f\x7f]")
+SPECIAL = re.compile(r"[\\|^&~\x00-\x1f\x7f]")
 
 
 def escape(value: str) -> str:
     """A value as HL7 text: the separators and control characters (CR, LF, ...) as escape sequences."""
-    if _SPECIAL.search(value) is None:
+    if SPECIAL.search(value) is None:
         return value
     return value.translate(_ESCAPES)
+
+
+ST_LIMIT = 199  # a string component (ST) as written, escapes included
+IS_LIMIT = 20  # a coded value for a user table (IS), such as a namespace id (HD-1)
 
 
 def checked(value: str, limit: int, column: str) -> str:
-    """``value`` escaped, after checking it fits ``limit`` characters."""
+    """``value`` escaped, after checking it fits ``limit`` characters (and, written with its escape
+    sequences, the 199 of a string component)."""
     if len(value) > limit:
         raise NotTranslatable(f"{column} is {len(value)} characters long; HL7 allows at most {limit} there")
-    if _SPECIAL.search(value) is None:
+    if SPECIAL.search(value) is None:
         return value
-    return value.translate(_ESCAPES)
+    escaped = value.translate(_ESCAPES)
+    if len(escaped) > ST_LIMIT:
+        raise NotTranslatable(f"{column} holds so many special characters (| ^ ~ \\ & or control characters) "
+                              f"that, written for HL7, it is {len(escaped)} characters long; at most {ST_LIMIT} fit")
+    return escaped
+
+
+def shortened(value: str, limit: int) -> str:
+    """``value`` escaped and cut to ``limit`` characters, never inside an escape sequence (for labels
+    such as a namespace id, where the identifier that matters travels beside it)."""
+    out: list[str] = []
+    used = 0
+    for char in value:
+        piece = escape(char)
+        if used + len(piece) > limit:
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out).rstrip()
 
 
 # Joins drop trailing empty parts (HL7 leaves them out). Stripping the separator is enough: every

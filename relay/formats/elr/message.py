@@ -25,8 +25,10 @@ from relay.formats.elr.hl7text import (
     NotTranslatable,
     components,
     dtm,
+    IS_LIMIT,
     escape,
     segment,
+    shortened,
     subcomponents,
 )
 
@@ -56,6 +58,9 @@ class ElrSettings:
             if value is not None and not HD_TEXT.fullmatch(value):
                 raise ValueError(f"translate.{key} {value!r} must be namespace^universal id^type, "
                                  "without | ~ \\ or &")
+            if value is not None and len(value.split("^")[0]) > IS_LIMIT:
+                raise ValueError(f"translate.{key}: the namespace (before the first ^) may have at most "
+                                 f"{IS_LIMIT} characters")
         if self.processing_id not in ("P", "T", "D"):
             raise ValueError(f"translate.processing_id {self.processing_id!r} is not one of P, T, D")
         if self.timezone is not None:
@@ -105,7 +110,7 @@ class ElrTranslator:
         s = self.settings
         facility = s.sending_facility
         if facility is None:
-            facility = components(o.lab.name, o.lab.clia, "CLIA")
+            facility = components(shortened(o.lab.raw_name, IS_LIMIT), o.lab.clia, "CLIA")
         return segment("MSH", [
             ENCODING_CHARACTERS, s.sending_application, facility, s.receiving_application, s.receiving_facility,
             dtm(made), "", MESSAGE_TYPE, escape(o.ids), s.processing_id, VERSION, "", "", "NE", "NE", "USA",
@@ -241,7 +246,7 @@ class _Row:
 class _Lab:
     """The performing (testing) lab: OBX-23/24, MSH-4 by default, the patient id's assigner."""
 
-    __slots__ = ("clia", "name", "phone", "xad", "xon")
+    __slots__ = ("clia", "phone", "raw_name", "xad", "xon")
 
     def __init__(self, row: RowView) -> None:
         name = facts.required(row, "lab_name", "the testing lab's name")
@@ -250,6 +255,6 @@ class _Lab:
         # XON: name ^^^^^ assigning authority (CLIA OID) ^ XX ^^^ CLIA number
         self.xon = components(escaped, "", "", "", "", subcomponents("", codes.CLIA_OID, "ISO"), "XX", "", "",
                               self.clia)
-        self.name = escaped
+        self.raw_name = name
         self.xad = facts.address(row, "lab_")
         self.phone = facts.phone_digits(row, "lab_phone")
