@@ -135,7 +135,7 @@ def loinc(row: RowView, fact: str, fallback: str | None = None) -> str:
 def coded(row: RowView, fact: str, words: dict[str, str], names: dict[str, str], what: str,
           optional: bool = False) -> tuple[str, str]:
     """A SNOMED CT code given as a code or as a known word: (code, display)."""
-    value = row[fact] if optional else required(row, fact, what)
+    value = row[fact] if optional else required(row, fact, f"the {what}")
     if not value:
         return "", ""
     code = words.get(value.casefold(), value)

@@ -61,7 +61,7 @@ def test_bundled_samples_of_both_layouts_validate():
         assert_valid_elr(text)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows())
 def test_generated_rows_become_valid_messages_or_are_refused_with_a_reason(row):
     try:
