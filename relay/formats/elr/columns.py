@@ -72,6 +72,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "prov_last": ("Ordering_provider_last_name", "ordering_provider_last_name"),
     "prov_first": ("Ordering_provider_first_name", "ordering_provider_first_name"),
     "prov_middle": ("Ordering_provider_middle_name", "ordering_provider_middle_name"),
+    "prov_suffix": ("Ordering_provider_suffix", "ordering_provider_suffix"),
     "prov_street": ("Ordering_provider_street", "ordering_provider_street"),
     "prov_street2": ("Ordering_provider_street_2", "ordering_provider_street2"),
     "prov_city": ("Ordering_provider_city", "ordering_provider_city"),

@@ -18,6 +18,7 @@ from relay.formats.elr.hl7text import (
     SPECIAL,
     checked,
     components,
+    dtm,
     escape,
     parse_moment,
     subcomponents,
@@ -47,19 +48,36 @@ def text(row: RowView, fact: str, limit: int) -> str:
     return value
 
 
-def person_name(row: RowView, last: str, first: str, middle: str, suffix: str | None) -> list[str]:
+def texts(row: RowView, wanted: tuple[tuple[str, int], ...]) -> list[str]:
+    """Several facts' values escaped and length-checked; the common case (nothing to escape, all
+    short enough) is checked once for all of them."""
+    values = [row[fact] for fact, _ in wanted]
+    if SPECIAL.search("".join(values)) is None:
+        for value, (_, limit) in zip(values, wanted):
+            if len(value) > limit:
+                break
+        else:
+            return values
+    return [text(row, fact, limit) for fact, limit in wanted]
+
+
+_NAMES = {(last, first, middle, suffix): ((last, FAMILY), (first, GIVEN), (middle, GIVEN), (suffix, SUFFIX))
+          for last, first, middle, suffix in (("last", "first", "middle", "suffix"),
+                                              ("prov_last", "prov_first", "prov_middle", "prov_suffix"))}
+_ADDRESSES = {prefix: tuple((prefix + part, limit) for part, limit in (
+    ("street", STREET), ("street2", STREET), ("city", CITY), ("state", STATE), ("zip", ZIP), ("county", COUNTY)))
+    for prefix in ("", "lab_", "fac_", "prov_")}
+
+
+def person_name(row: RowView, last: str, first: str, middle: str, suffix: str) -> list[str]:
     """XPN / XCN name parts: family, given, middle, suffix (escaped, length-checked)."""
-    return [text(row, last, FAMILY), text(row, first, GIVEN), text(row, middle, GIVEN),
-            text(row, suffix, SUFFIX) if suffix else ""]
+    return texts(row, _NAMES[(last, first, middle, suffix)])
 
 
 def address(row: RowView, prefix: str, country: str = "USA") -> str:
     """XAD: street ^ other designation ^ city ^ state ^ zip ^ country ^ ^ county (XAD-8)."""
-    return components(
-        text(row, prefix + "street", STREET), text(row, prefix + "street2", STREET), text(row, prefix + "city", CITY),
-        text(row, prefix + "state", STATE), text(row, prefix + "zip", ZIP), country, "",
-        text(row, prefix + "county", COUNTY),
-    )
+    street, street2, city, state, zip_code, county = texts(row, _ADDRESSES[prefix])
+    return components(street, street2, city, state, zip_code, country, "", county)
 
 
 def country(row: RowView) -> str:
@@ -117,7 +135,7 @@ def npi(row: RowView) -> str:
 def provider(row: RowView) -> str:
     """XCN: NPI ^ family ^ given ^ middle ^^^^^ assigning authority (NPI OID) ^^^^ NPI."""
     number = npi(row)
-    name = person_name(row, "prov_last", "prov_first", "prov_middle", None)
+    name = person_name(row, "prov_last", "prov_first", "prov_middle", "prov_suffix")
     if not number:
         return components("", *name)
     return components(number, *name, "", "", "", subcomponents("", codes.NPI_OID, "ISO"),
@@ -211,17 +229,31 @@ def pregnancy(row: RowView) -> tuple[str, str, str] | None:
 
 class Dates:
     """The row's dates, read in one zone. Impossible dates (the 30th of February, a year before 1900)
-    raise NotTranslatable; dates after the time of ingest are kept (machines' clocks differ)."""
+    raise NotTranslatable; dates after the time of ingest are kept (machines' clocks differ).
+    ``cache`` (text -> moment and its DTM) is shared by the rows of a file: they repeat their dates."""
 
-    def __init__(self, row: RowView, zone: tzinfo | None) -> None:
+    def __init__(self, row: RowView, zone: tzinfo | None, cache: dict[str, tuple[Moment, str]]) -> None:
         self._row = row
         self._zone = zone
+        self._cache = cache
 
-    def get(self, fact: str) -> Moment | None:
+    def _read(self, fact: str) -> tuple[Moment, str] | None:
         value = self._row[fact]
         if not value:
             return None
-        moment = parse_moment(value, self._row.name(fact), self._zone)
-        if moment.year < 1900:
-            raise NotTranslatable(f"{self._row.name(fact)} {value!r} is before 1900")
-        return moment
+        found = self._cache.get(value)
+        if found is None:
+            moment = parse_moment(value, self._row.name(fact), self._zone)
+            if moment.year < 1900:
+                raise NotTranslatable(f"{self._row.name(fact)} {value!r} is before 1900")
+            found = self._cache[value] = (moment, dtm(moment))
+        return found
+
+    def get(self, fact: str) -> Moment | None:
+        found = self._read(fact)
+        return found[0] if found else None
+
+    def dtm(self, fact: str) -> str:
+        """The fact as HL7 DTM, or '' when the column is empty."""
+        found = self._read(fact)
+        return found[1] if found else ""

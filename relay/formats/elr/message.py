@@ -11,9 +11,10 @@ valid message.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from relay import __version__
@@ -39,6 +40,16 @@ SEGMENT_SEP = "\r"
 # An HD written as in the config: up to three components, none holding a separator of its own.
 HD_TEXT = re.compile(r"[^|^~\\&]*(\^[^|^~\\&]*){0,2}")
 CONTROL_ID_LIMIT = 199
+MEMO_LIMIT = 4096  # entries kept per kind of cached value
+LAB_FACTS = ("lab_name", "lab_clia", "lab_street", "lab_street2", "lab_city", "lab_state", "lab_zip", "lab_county",
+             "lab_phone")
+PROVIDER_FACTS = ("prov_id", "prov_last", "prov_first", "prov_middle", "prov_suffix", "prov_phone")
+ORDER_FACTS = (*LAB_FACTS, *PROVIDER_FACTS, "prov_street", "prov_street2", "prov_city", "prov_state", "prov_zip",
+               "prov_county", "fac_name", "fac_street", "fac_street2", "fac_city", "fac_state", "fac_zip",
+               "fac_county", "fac_phone", "fac_email")
+ANSWER_FACTS = ("employed", "first_test", "symptomatic", "congregate", "hospitalized", "icu", "pregnant", "onset")
+T = TypeVar("T")
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -87,14 +98,33 @@ class ElrTranslator:
         app = self.settings.sending_application.split("^")
         self._assigner = (app + ["", "", ""])[:3]  # who assigns order and specimen ids: relay's MSH-3
         self._sft = segment("SFT", ["relay", __version__, "relay", __version__])
+        self._msh_tail = "|".join((self.settings.processing_id, VERSION, "", "", "NE", "NE", "USA", "UNICODE UTF-8",
+                                   "", "", PROFILE))
+        # The rows of one file mostly share their lab, provider, facility, dates and time of ingest:
+        # what is made from those values is kept (bounded), so a row costs little more than its patient.
+        self._memo: dict[tuple[str, ...], Any] = {}
+        self._moments: dict[str, tuple[Moment, str]] = {}
+        self._made: tuple[float, str] = (-1.0, "")
+
+    def cached(self, key: tuple[str, ...], make: Callable[[], T]) -> T:
+        found = self._memo.get(key, _MISSING)
+        if found is _MISSING:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = make()
+        return cast(T, found)
 
     def translate(self, values: Sequence[str], *, tracking_id: str | None, content_hash: str, now: float) -> str:
         """The message for one row (values in header order), made at ``now`` (epoch seconds)."""
         row = self.columns.view(values)
-        made = datetime.fromtimestamp(now, self._zone) if self._zone else datetime.fromtimestamp(now).astimezone()
-        o = _Row(row, control_id(tracking_id, content_hash), self._zone)
+        if self._made[0] != now:
+            made = datetime.fromtimestamp(now, self._zone) if self._zone else datetime.fromtimestamp(now).astimezone()
+            self._made = (now, dtm(made))
+        if len(self._moments) >= MEMO_LIMIT:
+            self._moments.clear()
+        o = _Row(row, control_id(tracking_id, content_hash), self)
         return SEGMENT_SEP.join([
-            self._msh(o, made),
+            self._msh(o, self._made[1]),
             self._sft,
             self._pid(o),
             self._orc(o),
@@ -106,16 +136,13 @@ class ElrTranslator:
 
     # -- segments (field lists start at field 1; MSH's at MSH-2) ---------------------------------
 
-    def _msh(self, o: _Row, made: datetime) -> str:
+    def _msh(self, o: _Row, made: str) -> str:
         s = self.settings
-        facility = s.sending_facility
-        if facility is None:
-            facility = components(shortened(o.lab.raw_name, IS_LIMIT), o.lab.clia, "CLIA")
-        return segment("MSH", [
-            ENCODING_CHARACTERS, s.sending_application, facility, s.receiving_application, s.receiving_facility,
-            dtm(made), "", MESSAGE_TYPE, escape(o.ids), s.processing_id, VERSION, "", "", "NE", "NE", "USA",
-            "UNICODE UTF-8", "", "", PROFILE,
-        ])
+        facility = s.sending_facility if s.sending_facility is not None else o.lab.facility
+        head = "|".join(("MSH", ENCODING_CHARACTERS, s.sending_application, facility, s.receiving_application,
+                         s.receiving_facility))
+        # MSH-7 and MSH-10 change from row to row; the rest is the same for all of them.
+        return f"{head}|{made}||{MESSAGE_TYPE}|{escape(o.ids)}|{self._msh_tail}"
 
     def _ei(self, ids: str, sep: str = "^") -> str:
         """EI: the id, assigned by relay's sending application (MSH-3)."""
@@ -149,6 +176,12 @@ class ElrTranslator:
 
     def _orc(self, o: _Row) -> str:
         row = o.row
+        key = ("orc", *[row[f] for f in ORDER_FACTS])
+        return segment("ORC", ["RE", "", self._ei(o.ids), *self.cached(key, lambda: self._order(o))])
+
+    def _order(self, o: _Row) -> list[str]:
+        """ORC-4 to ORC-24: provider, ordering facility (the testing lab's values where it has none)."""
+        row = o.row
         facility_phone = facts.phone_digits(row, "fac_phone") or o.lab.phone or o.provider_phone
         facility_email = facts.email(row, "fac_email")
         if not facility_phone and not facility_email:
@@ -156,16 +189,16 @@ class ElrTranslator:
                                   "ordering provider's); an HL7 ELR message needs the ordering facility's phone")
         name = "fac_name" if row["fac_name"] else "lab_name"
         where = "fac_" if any(row["fac_" + k] for k in ("street", "city", "state", "zip")) else "lab_"
-        return segment("ORC", [
-            "RE", "", self._ei(o.ids), "", "", "", "", "", "", "", "", o.provider, "",
+        return [
+            "", "", "", "", "", "", "", "", o.provider, "",
             facts.phone(o.provider_phone, "WPN"), "", "", "", "", "", "",
             facts.text(row, name, facts.ORG_NAME), facts.address(row, where),
             facts.repeat(facts.phone(facility_phone, "WPN"), facility_email), facts.address(row, "prov_"),
-        ])
+        ]
 
     def _obr(self, o: _Row) -> str:
         return segment("OBR", [
-            "1", "", self._ei(o.ids), facts.loinc(o.row, "test_ordered", "test_performed"), "", "", o.collected_dtm,
+            "1", "", self._ei(o.ids), self._loinc(o.row, "test_ordered", "test_performed"), "", "", o.collected_dtm,
             o.collected_dtm, "", "", "", "", "", "", "", o.provider, facts.phone(o.provider_phone, "WPN"),
             "", "", "", "", o.released_dtm, "", "", o.status,
         ])
@@ -175,13 +208,21 @@ class ElrTranslator:
         code, name = facts.coded(row, "result", codes.RESULT_WORDS, codes.RESULT_NAMES, "test result")
         method = components("", facts.text(row, "device", facts.TEXT)) if row["device"] else ""
         return segment("OBX", [
-            "1", "CE", facts.loinc(row, "test_performed", "test_ordered"), "",
+            "1", "CE", self._loinc(row, "test_performed", "test_ordered"), "",
             components(code, escape(name), codes.SNOMED), "", "", codes.ABNORMAL.get(code, ""), "", "", o.status,
             "", "", o.collected_dtm, "", "", method, "", o.tested_dtm, "", "", "", o.lab.xon, o.lab.xad,
         ])
 
+    def _loinc(self, row: RowView, fact: str, fallback: str) -> str:
+        return self.cached(("loinc", row[fact], row[fallback]), lambda: facts.loinc(row, fact, fallback))
+
     def _answers(self, o: _Row) -> list[str]:
         """Ask-at-order-entry answers, one OBX each, after the result (set ids 2, 3, ...)."""
+        row = o.row
+        key = ("answers", o.collected_dtm, *o.lab.key, *[row[fact] for fact in ANSWER_FACTS])
+        return self.cached(key, lambda: self._make_answers(o))
+
+    def _make_answers(self, o: _Row) -> list[str]:
         row = o.row
         answers: list[tuple[tuple[str, str], str, str]] = []
         for question, fact in ((codes.AOE_EMPLOYED_IN_HEALTHCARE, "employed"), (codes.AOE_FIRST_TEST, "first_test"),
@@ -206,15 +247,25 @@ class ElrTranslator:
 
     def _spm(self, o: _Row) -> str:
         row = o.row
-        code, name = facts.coded(row, "specimen", codes.SPECIMEN_WORDS, codes.SPECIMEN_NAMES, "specimen type")
-        site, _ = facts.coded(row, "site", {}, {}, "specimen source site", optional=True)
+        kind = self.cached(("specimen", row["specimen"], row["site"]), lambda: self._specimen(row))
         specimen_id = self._ei(o.ids, "&")
         received = o.dates.get("received_at")
         return segment("SPM", [
-            "1", components(specimen_id, specimen_id), "", components(code, escape(name), codes.SNOMED), "", "", "",
-            components(site, "", codes.SNOMED) if site else "", "", "", "", "", "", "", "", "",
+            "1", components(specimen_id, specimen_id), "", kind, "", "", "",
+            self._site(row), "", "", "", "", "", "", "", "",
             components(o.collected_dtm, o.collected_dtm), dtm(received) if received is not None else o.collected_dtm,
         ])
+
+
+    @staticmethod
+    def _specimen(row: RowView) -> str:
+        code, name = facts.coded(row, "specimen", codes.SPECIMEN_WORDS, codes.SPECIMEN_NAMES, "specimen type")
+        return components(code, escape(name), codes.SNOMED)
+
+    @staticmethod
+    def _site(row: RowView) -> str:
+        site, _ = facts.coded(row, "site", {}, {}, "specimen source site", optional=True)
+        return components(site, "", codes.SNOMED) if site else ""
 
 
 class _Row:
@@ -223,38 +274,40 @@ class _Row:
     __slots__ = ("collected", "collected_dtm", "dates", "ids", "lab", "provider", "provider_phone", "released_dtm",
                  "row", "status", "tested_dtm")
 
-    def __init__(self, row: RowView, ids: str, zone: tzinfo | None) -> None:
+    def __init__(self, row: RowView, ids: str, translator: ElrTranslator) -> None:
         self.row = row
         self.ids = ids
-        self.dates = dates = facts.Dates(row, zone)
-        self.lab = _Lab(row)
-        collected = dates.get("collected") or dates.get("ordered_at")
+        self.dates = dates = facts.Dates(row, translator._zone, translator._moments)
+        lab_key = ("lab", *[row[f] for f in LAB_FACTS])
+        self.lab = translator.cached(lab_key, lambda: _Lab(row, lab_key))
+        fact = "collected" if row["collected"] else "ordered_at"
+        collected = dates.get(fact)
         if collected is None:
             raise NotTranslatable(f"{row.name('collected')} is empty; an HL7 ELR message needs the date the "
                                   "specimen was collected")
         self.collected = collected
-        self.collected_dtm = dtm(collected)
-        tested = dates.get("tested_at")
-        self.tested_dtm = dtm(tested) if tested is not None else self.collected_dtm
-        released = dates.get("released_at")
-        self.released_dtm = dtm(released) if released is not None else self.tested_dtm
+        self.collected_dtm = dates.dtm(fact)
+        self.tested_dtm = dates.dtm("tested_at") or self.collected_dtm
+        self.released_dtm = dates.dtm("released_at") or self.tested_dtm
         self.status = facts.status(row)
-        self.provider = facts.provider(row)
-        self.provider_phone = facts.phone_digits(row, "prov_phone")
+        self.provider, self.provider_phone = translator.cached(
+            ("provider", *[row[f] for f in PROVIDER_FACTS]),
+            lambda: (facts.provider(row), facts.phone_digits(row, "prov_phone")))
 
 
 class _Lab:
     """The performing (testing) lab: OBX-23/24, MSH-4 by default, the patient id's assigner."""
 
-    __slots__ = ("clia", "phone", "raw_name", "xad", "xon")
+    __slots__ = ("clia", "facility", "key", "phone", "xad", "xon")
 
-    def __init__(self, row: RowView) -> None:
+    def __init__(self, row: RowView, key: tuple[str, ...]) -> None:
+        self.key = key
         name = facts.required(row, "lab_name", "the testing lab's name")
         self.clia = facts.clia(row)
         escaped = facts.text(row, "lab_name", facts.ORG_NAME)
         # XON: name ^^^^^ assigning authority (CLIA OID) ^ XX ^^^ CLIA number
         self.xon = components(escaped, "", "", "", "", subcomponents("", codes.CLIA_OID, "ISO"), "XX", "", "",
                               self.clia)
-        self.raw_name = name
+        self.facility = components(shortened(name, IS_LIMIT), self.clia, "CLIA")  # MSH-4 by default
         self.xad = facts.address(row, "lab_")
         self.phone = facts.phone_digits(row, "lab_phone")
