@@ -151,7 +151,7 @@ class Agent:
         if self.config.listener.enabled:
             sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
-                                    status=self.stats))
+                                    status=self.stats, translate=self.config.translate))
         if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)
             from relay.ingest.mllp import MllpListener
 

@@ -10,11 +10,14 @@ Also the start-up check: an HL7-only intake with CSV sources and translation off
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from relay.config import Config, TranslateConfig
 from relay.errors import ConfigError
 from relay.formats.elr import ElrSettings, ElrTranslator, NotTranslatable
+from relay.formats.json_reader import BodyRejected
+from relay.hashing import decode_values
+from relay.store.models import NewItem
 
 ITEM_KIND = "hl7"  # a translated row goes out as an HL7 item, in HL7 batches
 
@@ -69,3 +72,41 @@ def check_translation(config: Config) -> None:
         "rather than keep results it could never send. Add [translate] with to = \"hl7-elr-2.5.1\" to send each "
         "CSV row as an HL7 ELR message, or set format = \"hl7\" on the folder if it only ever holds HL7 files."
     )
+
+
+def translate_items(items: list[NewItem], config: TranslateConfig | None, intake_format: str,
+                    now: float) -> list[NewItem]:
+    """Items of a request body as they are to be stored: with translation on, each row (a CSV row or a
+    flat JSON record) carries its ELR message; with an HL7-only intake, anything that cannot go as HL7
+    refuses the body (BodyRejected, nothing stored)."""
+    on = config is not None and config.enabled
+    if not on and intake_format != "hl7":
+        return items
+    out: list[NewItem] = []
+    problems: list[str] = []
+    translations: dict[tuple[str, ...], RowTranslation] = {}
+    for n, item in enumerate(items, start=1):
+        where = f"line {item.line}" if item.line else f"item {n}"
+        if item.kind == ITEM_KIND:
+            out.append(item)
+            continue
+        if not on or item.columns is None:
+            problems.append(f"{where}: relay sends HL7 v2 only (intake.format is \"hl7\") and "
+                            + ("translation is off" if not on else "a JSON document that is not a flat record "
+                               "cannot become an HL7 message"))
+            continue
+        assert config is not None
+        translation = translations.get(item.columns)
+        if translation is None:
+            translation = translations[item.columns] = RowTranslation(item.columns, config)
+        made = translation(decode_values(item.payload), tracking_id=item.tracking_id,
+                           content_hash=item.content_hash, now=now)
+        if isinstance(made, Refused):
+            problems.append(f"{where}: {made.reason}")
+        else:
+            out.append(replace(item, kind=ITEM_KIND, wire=made))
+    if problems:
+        shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
+        count = "1 result" if len(problems) == 1 else f"{len(problems):,} results"
+        raise BodyRejected(f"{count} could not be used, so nothing was stored: {shown}")
+    return out
