@@ -35,7 +35,7 @@ def write_hl7_samples(inbox: Path) -> dict[str, str]:
 
 def send_over_mllp(port: int, count: int = 5, *, seed: int = 12) -> list[tuple[str, str]]:
     """Send ``count`` results to 127.0.0.1:``port``, one frame each; the (MSA-1, MSA-2) of each ACK."""
-    acks = []
+    acks: list[tuple[str, str]] = []
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         for n in range(count):
             sock.sendall(samples_hl7.frame(samples_hl7.message(n, seed=seed)))

@@ -249,10 +249,16 @@ def canonical_form(lines: list[str], fs: str, encoding: str) -> str:
     comp = encoding[0]
     rep = encoding[1] if len(encoding) > 1 else "~"
     sub = encoding[3] if len(encoding) > 3 else "&"
+    ends = (comp, rep, sub, fs)
+    # Where a part ends empty: a separator right before a higher one (or the segment's end).
+    marks = (sub + comp, sub + rep, comp + rep, comp + fs, rep + fs, sub + fs)
     out = []
     for line in lines:
+        is_msh = line[:3] == "MSH"
+        if not is_msh and line[-1:] not in ends and not any(mark in line for mark in marks):
+            out.append(line)  # most segments: nothing to trim, checked without splitting
+            continue
         fields = line.split(fs)
-        is_msh = fields[0] == "MSH"
         start = 2 if is_msh else 1  # MSH-2 holds the encoding characters themselves
         if is_msh:
             for index in (6, 9):  # MSH-7 (time) and MSH-10 (control id): a resend changes them
@@ -260,7 +266,7 @@ def canonical_form(lines: list[str], fs: str, encoding: str) -> str:
                     fields[index] = ""
         for i in range(start, len(fields)):
             value = fields[i]
-            if comp in value or rep in value or sub in value:
+            if value and (value[-1] in ends or comp + rep in value or sub in value):
                 fields[i] = _trim_field(value, rep, comp, sub)
         while len(fields) > 1 and fields[-1] == "":
             fields.pop()

@@ -145,6 +145,8 @@ class MllpListener:
                 conn.sendall(START + reply + END + CR)
         except OSError:
             pass  # the sender went away; what was stored stays stored
+        except Exception:  # a bug: this connection ends, the listener and the other connections go on
+            log.exception("MLLP: a connection ended unexpectedly")
         finally:
             with self._lock:
                 self._conns.discard(conn)
@@ -164,10 +166,10 @@ class MllpListener:
             log.info("MLLP: frame refused (AR): %s", reason)
             return ack(AR, control, header=header, site=self.client, error=reason, now=self._now())
         items = [r.item for r in records if isinstance(r, Hl7Item)]
-        future = self._committer.submit(items, None) if not self._stopping.is_set() else None
-        if future is None:
-            return self._ae(control, header, "relay is stopping; send the message again")
         try:
+            if self._stopping.is_set():
+                return self._ae(control, header, "relay is stopping; send the message again")
+            future = self._committer.submit(items, None)
             try:
                 result = future.result(COMMIT_WAIT_S)
             except FutureTimeout:

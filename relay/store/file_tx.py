@@ -100,8 +100,8 @@ class FileTransaction:
 
     def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str,
             wire: str | None = None) -> None:
-        """One row. Rows are written in chunks; duplicates are recorded, not added. ``wire``: the form
-        sent instead of the row (a row translated to an HL7 message)."""
+        """One row (``wire``: its form on the wire, when that differs). Rows are written in chunks;
+        duplicates are recorded, not added."""
         if self.already_known is not None:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
         self._pending.append((line, values_json, tracking_id, content_hash, wire))

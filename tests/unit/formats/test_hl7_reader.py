@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hl7
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay import samples_hl7
-from relay.formats.hl7 import Hl7Item, Hl7Reader, Hl7Reject, codec_for, hl7_body_items, looks_like_hl7, read_hl7_bytes
+from relay.formats.hl7 import Hl7Item, Hl7Reader, Hl7Reject, canonical_form, codec_for, hl7_body_items, looks_like_hl7, read_hl7_bytes
 from relay.formats.json_reader import BodyRejected
 
 
@@ -139,3 +141,15 @@ def test_request_bodies_are_all_or_nothing():
         hl7_body_items((samples_hl7.message(1) + "\rMSH|^~\\&|x").encode())
     with pytest.raises(BodyRejected, match="no HL7 message"):
         hl7_body_items(b"\r\n")
+
+
+SEGMENT_TEXT = st.text(alphabet=st.sampled_from(list("ab^~&|")), max_size=30)
+
+
+@settings(deadline=None)
+@given(st.lists(SEGMENT_TEXT, min_size=1, max_size=5), st.text(alphabet=st.sampled_from(list("x^~&|")), max_size=40))
+def test_the_canonical_form_agrees_with_the_stubs_independent_code(bodies, msh_tail):
+    from server_stub.hl7 import canonical as stub_canonical
+
+    lines = ["MSH|^~\\&|" + msh_tail] + ["OBX|" + body for body in bodies]
+    assert canonical_form(lines, "|", "^~\\&") == stub_canonical(lines)

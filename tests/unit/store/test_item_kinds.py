@@ -60,3 +60,14 @@ def test_kinds_never_share_a_batch_and_wire_reaches_the_builder(tmp_path):
             assert "CHECK" in str(exc) or "constraint" in str(exc).lower()
         else:
             raise AssertionError("an unknown kind was stored")
+
+
+def test_a_file_transaction_stores_the_wire_form_of_its_rows(tmp_path):
+    with Outbox(tmp_path / "o.db") as box:
+        with box.file_transaction(name="f.csv", path=None, file_hash="fh", size=1, source="watch", client="c",
+                                  columns=("a",), now=1.0, kind="hl7") as tx:
+            tx.add(1, "\x1fone", "t1", "h1", wire="MSH|^~\\&|one")
+            tx.add(2, "\x1ftwo", "t2", "h2")
+        rows = box.db.conn.execute("SELECT i.kind, p.payload, p.wire FROM items i JOIN payloads p "
+                                   "ON p.item_id = i.id ORDER BY i.id").fetchall()
+        assert rows == [("hl7", "\x1fone", "MSH|^~\\&|one"), ("hl7", "\x1ftwo", None)]
