@@ -217,12 +217,13 @@ class ElrTranslator:
         return self.cached(("loinc", row[fact], row[fallback]), lambda: facts.loinc(row, fact, fallback))
 
     def _answers(self, o: _Row) -> list[str]:
-        """Ask-at-order-entry answers, one OBX each, after the result (set ids 2, 3, ...)."""
+        """Ask-at-order-entry answers, one OBX each, after the result (set ids 2, 3, ...). Only
+        OBX-14 (the collection time) differs between rows with the same answers and lab."""
         row = o.row
-        key = ("answers", o.collected_dtm, *o.lab.key, *[row[fact] for fact in ANSWER_FACTS])
-        return self.cached(key, lambda: self._make_answers(o))
+        key = ("answers", *o.lab.key, *[row[fact] for fact in ANSWER_FACTS])
+        return [head + o.collected_dtm + tail for head, tail in self.cached(key, lambda: self._make_answers(o))]
 
-    def _make_answers(self, o: _Row) -> list[str]:
+    def _make_answers(self, o: _Row) -> list[tuple[str, str]]:
         row = o.row
         answers: list[tuple[tuple[str, str], str, str]] = []
         for question, fact in ((codes.AOE_EMPLOYED_IN_HEALTHCARE, "employed"), (codes.AOE_FIRST_TEST, "first_test"),
@@ -237,11 +238,10 @@ class ElrTranslator:
         onset = o.dates.get("onset")
         if onset is not None:
             answers.append((codes.AOE_SYMPTOM_ONSET, "DT", dtm(onset.date() if isinstance(onset, datetime) else onset)))
+        tail = "|" + "|".join(["", "", "", "", "", "", "", "", o.lab.xon, o.lab.xad]).rstrip("|")
         return [
-            segment("OBX", [
-                str(n), kind, components(question[0], question[1], codes.LOINC), "", value, "", "", "", "", "",
-                "F", "", "", o.collected_dtm, "", "", "", "", "", "", "", "", o.lab.xon, o.lab.xad,
-            ])
+            ("|".join(["OBX", str(n), kind, components(question[0], question[1], codes.LOINC), "", value, "", "", "",
+                       "", "", "F", "", "", ""]), tail)
             for n, (question, kind, value) in enumerate(answers, start=2)
         ]
 
