@@ -156,3 +156,21 @@ def test_translate_config_keys_and_defaults(tmp_path):
         config(tmp_path, translate={"sending_app": "x"})
     with pytest.raises(ConfigError, match="unknown time zone"):
         config(tmp_path, translate={"timezone": "Nowhere/Else"})
+
+
+def test_relay_ingest_translates_with_the_config(capsys, tmp_path):
+    from relay.cli import main
+
+    cfg = tmp_path / "relay.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path / "o.db"}"\n[listener]\nenabled = false\n'
+                   '[translate]\nto = "hl7-elr-2.5.1"\ntimezone = "UTC"\n', encoding="utf-8")
+    rows = list(simple_report_rows(4, seed=9))
+    rows[2]["Specimen_type_code"] = "cotton bud"
+    path = write_rows(tmp_path / "in.csv", rows)
+    assert main(["--config", str(cfg), "ingest", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "in.csv: 3 accepted, 0 duplicate, 1 rejected row(s) (see in.csv.rejected-rows.csv)" in out
+    report = (tmp_path / "in.csv.rejected-rows.csv").read_text(encoding="utf-8-sig")
+    assert "Specimen_type_code 'cotton bud' is neither a SNOMED CT code nor a known specimen type" in report
+    with Outbox(tmp_path / "o.db") as box:
+        assert [i.kind for i in box.list_items()] == ["hl7"] * 3
