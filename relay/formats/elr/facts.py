@@ -133,13 +133,14 @@ def npi(row: RowView) -> str:
 
 
 def provider(row: RowView) -> str:
-    """XCN: NPI ^ family ^ given ^ middle ^^^^^ assigning authority (NPI OID) ^^^^ NPI."""
+    """XCN: NPI ^ family ^ given ^ middle ^ suffix ^^^ NPI&OID&ISO (assigning authority) ^ L (legal name)
+    ^^^ NPI (identifier type)."""
     number = npi(row)
     name = person_name(row, "prov_last", "prov_first", "prov_middle", "prov_suffix")
     if not number:
         return components("", *name)
-    return components(number, *name, "", "", "", subcomponents("", codes.NPI_OID, "ISO"),
-                      "", "", "", "NPI")
+    return components(number, *name, "", "", "", subcomponents("NPI", codes.NPI_OID, "ISO"), "L",
+                      "", "", "NPI")
 
 
 def loinc(row: RowView, fact: str, fallback: str | None = None) -> str:

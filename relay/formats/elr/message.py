@@ -305,8 +305,8 @@ class _Lab:
         name = facts.required(row, "lab_name", "the testing lab's name")
         self.clia = facts.clia(row)
         escaped = facts.text(row, "lab_name", facts.ORG_NAME)
-        # XON: name ^^^^^ assigning authority (CLIA OID) ^ XX ^^^ CLIA number
-        self.xon = components(escaped, "", "", "", "", subcomponents("", codes.CLIA_OID, "ISO"), "XX", "", "",
+        # XON: name ^ L (legal name) ^^^^ CLIA&OID&ISO (assigning authority) ^ XX ^^^ CLIA number
+        self.xon = components(escaped, "L", "", "", "", subcomponents("CLIA", codes.CLIA_OID, "ISO"), "XX", "", "",
                               self.clia)
         self.facility = components(shortened(name, IS_LIMIT), self.clia, "CLIA")  # MSH-4 by default
         self.xad = facts.address(row, "lab_")

@@ -82,7 +82,7 @@ def test_without_a_tracking_id_the_ids_come_from_the_content_hash():
 
 def test_ordering_provider_with_npi_and_its_assigning_authority():
     m = parsed(translate(pdi()))
-    xcn = "1234567893^Grey^Meredith^^^^^^&2.16.840.1.113883.4.6&ISO^^^^NPI"
+    xcn = "1234567893^Grey^Meredith^^^^^^NPI&2.16.840.1.113883.4.6&ISO^L^^^NPI"
     assert raw(m, "ORC", 12) == xcn
     assert raw(m, "OBR", 16) == xcn
 
@@ -118,7 +118,7 @@ def test_obx_result_fields():
     assert str(obx[11]) == "F"
     assert str(obx[14]) == "20260220180900-0500"
     assert str(obx[19]) == "20260220183000-0500"
-    assert str(obx[23]) == "Sample Clinic Lab^^^^^&2.16.840.1.113883.4.7&ISO^XX^^^53D1255188"
+    assert str(obx[23]) == "Sample Clinic Lab^L^^^^CLIA&2.16.840.1.113883.4.7&ISO^XX^^^53D1255188"
     assert str(obx[24]) == "1 Lab Way^^Tucson^AZ^85701^USA"
 
 
