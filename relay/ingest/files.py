@@ -46,11 +46,12 @@ class FileOutcome:
     reason: str | None = None
     rows_report: Path | None = None
     error_report: Path | None = None
+    unit: str = "row"  # what rows_rejected counts: "row" (CSV) or "message" (HL7)
 
     def summary(self) -> str:
         if self.status == "rejected":
             return f"{self.name}: rejected — {self.reason}"
-        head = f"{self.name}: {self.accepted} accepted, {self.duplicates} duplicate, {self.rows_rejected} rejected row(s)"
+        head = f"{self.name}: {self.accepted} accepted, {self.duplicates} duplicate, {self.rows_rejected} rejected {self.unit}(s)"
         if self.status == "already":
             head = f"{self.name}: already taken earlier ({self.accepted} accepted then); nothing added"
         if self.rows_report:

@@ -141,4 +141,4 @@ def ingest_hl7_file(outbox: Outbox, path: Path, *, name: str, client: str, sourc
     log.info("file %s: ledger %d, hash %s, %d HL7 message(s) accepted, %d duplicate, %d rejected",
              name, tx.file_id, file_hash[:12], tx.accepted, tx.duplicates, reader.rejected)
     return FileOutcome(name, "accepted", tx.file_id, tx.accepted, tx.duplicates, reader.rejected, 0,
-                       rows_report=rejected_report)
+                       rows_report=rejected_report, unit="message")

@@ -37,6 +37,6 @@ def test_relay_ingest_reads_a_reportstream_style_file_as_hl7(tmp_path, capsys):
     path.write_text(samples_hl7.batch([samples_hl7.message(n) for n in range(2)]))
     assert main(["--config", str(cfg), "ingest", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "Example-hl7-file.hl7: 2 accepted, 0 duplicate" in out
+    assert "Example-hl7-file.hl7: 2 accepted, 0 duplicate, 0 rejected message(s)" in out
     assert main(["--config", str(cfg), "ingest", str(path)]) == 0
     assert "already taken earlier" in capsys.readouterr().out

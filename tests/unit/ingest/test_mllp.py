@@ -181,3 +181,17 @@ def test_node_hl7_client(rig, tmp_path):
     lines = run.stdout.decode().split("\n")[:-1]
     assert lines == [f"AA 2-{n}" for n in range(8)] + [f"AA node-re-{n}" for n in range(2)]
     assert counts(box) == (8, 2)
+
+
+@pytest.mark.skipif(not MLLP_SEND.exists(), reason="python-hl7's mllp_send is not installed in this venv")
+def test_python_hl7_mllp_send_loose_with_a_plain_crlf_file(rig, tmp_path):
+    box, listener = rig
+    path = tmp_path / "lab.hl7"  # a plain export, CRLF line ends, no framing: mllp_send --loose frames it
+    path.write_bytes("\r\n".join(samples_hl7.message(n, seed=8) for n in range(6)).replace("\r", "\r\n")
+                     .replace("\r\r\n", "\r\n").encode())
+    run = subprocess.run([str(MLLP_SEND), "--loose", "-p", str(listener.port), "-f", str(path), "127.0.0.1"],
+                         capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    codes = [ack_code(a) for a in run.stdout.split(b"\x1c") if b"MSA" in a]
+    assert codes == [("AA", f"8-{n}") for n in range(6)]
+    assert counts(box) == (6, 0)
