@@ -22,11 +22,11 @@ from relay.formats.elr import codes, facts
 from relay.formats.elr.columns import Columns, RowView
 from relay.formats.elr.hl7text import (
     ENCODING_CHARACTERS,
+    IS_LIMIT,
     Moment,
     NotTranslatable,
     components,
     dtm,
-    IS_LIMIT,
     escape,
     segment,
     shortened,
