@@ -44,9 +44,9 @@ MEMO_LIMIT = 4096  # entries kept per kind of cached value
 LAB_FACTS = ("lab_name", "lab_clia", "lab_street", "lab_street2", "lab_city", "lab_state", "lab_zip", "lab_county",
              "lab_phone")
 PROVIDER_FACTS = ("prov_id", "prov_last", "prov_first", "prov_middle", "prov_suffix", "prov_phone")
-ORDER_FACTS = (*LAB_FACTS, *PROVIDER_FACTS, "prov_street", "prov_street2", "prov_city", "prov_state", "prov_zip",
-               "prov_county", "fac_name", "fac_street", "fac_street2", "fac_city", "fac_state", "fac_zip",
-               "fac_county", "fac_phone", "fac_email")
+PROVIDER_ADDRESS = ("prov_street", "prov_street2", "prov_city", "prov_state", "prov_zip", "prov_county")
+FACILITY_FACTS = (*LAB_FACTS, "prov_phone", "fac_name", "fac_street", "fac_street2", "fac_city", "fac_state",
+                  "fac_zip", "fac_county", "fac_phone", "fac_email")
 ANSWER_FACTS = ("employed", "first_test", "symptomatic", "congregate", "hospitalized", "icu", "pregnant", "onset")
 T = TypeVar("T")
 _MISSING = object()
@@ -176,11 +176,17 @@ class ElrTranslator:
 
     def _orc(self, o: _Row) -> str:
         row = o.row
-        key = ("orc", *[row[f] for f in ORDER_FACTS])
-        return segment("ORC", ["RE", "", self._ei(o.ids), *self.cached(key, lambda: self._order(o))])
+        facility = self.cached(("facility", *[row[f] for f in FACILITY_FACTS]), lambda: self._facility(o))
+        provider_address = self.cached(("provider address", *[row[f] for f in PROVIDER_ADDRESS]),
+                                       lambda: facts.address(row, "prov_"))
+        return segment("ORC", [
+            "RE", "", self._ei(o.ids), "", "", "", "", "", "", "", "", o.provider, "",
+            facts.phone(o.provider_phone, "WPN"), "", "", "", "", "", "", *facility, provider_address,
+        ])
 
-    def _order(self, o: _Row) -> list[str]:
-        """ORC-4 to ORC-24: provider, ordering facility (the testing lab's values where it has none)."""
+    @staticmethod
+    def _facility(o: _Row) -> tuple[str, str, str]:
+        """ORC-21 to ORC-23: the ordering facility, with the testing lab's values where it has none."""
         row = o.row
         facility_phone = facts.phone_digits(row, "fac_phone") or o.lab.phone or o.provider_phone
         facility_email = facts.email(row, "fac_email")
@@ -189,12 +195,8 @@ class ElrTranslator:
                                   "ordering provider's); an HL7 ELR message needs the ordering facility's phone")
         name = "fac_name" if row["fac_name"] else "lab_name"
         where = "fac_" if any(row["fac_" + k] for k in ("street", "city", "state", "zip")) else "lab_"
-        return [
-            "", "", "", "", "", "", "", "", o.provider, "",
-            facts.phone(o.provider_phone, "WPN"), "", "", "", "", "", "",
-            facts.text(row, name, facts.ORG_NAME), facts.address(row, where),
-            facts.repeat(facts.phone(facility_phone, "WPN"), facility_email), facts.address(row, "prov_"),
-        ]
+        return (facts.text(row, name, facts.ORG_NAME), facts.address(row, where),
+                facts.repeat(facts.phone(facility_phone, "WPN"), facility_email))
 
     def _obr(self, o: _Row) -> str:
         return segment("OBR", [
