@@ -56,6 +56,7 @@ def messages_at_the_stub(stub) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_csv_rows_arrive_at_the_stub_as_elr_messages_with_the_rows_values(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()

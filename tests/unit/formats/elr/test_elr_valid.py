@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relay.formats.elr import NotTranslatable
-from relay.samples import simple_report_rows, upload_row, upload_rows
-from relay.samples import simple_report_row
+from relay.samples import simple_report_row, simple_report_rows, upload_row, upload_rows
 from tests.helpers.hl7_judge import assert_valid_elr
 from tests.unit.formats.elr.support import parsed, translate
 
@@ -61,6 +61,7 @@ def test_bundled_samples_of_both_layouts_validate():
         assert_valid_elr(text)
 
 
+@pytest.mark.slow  # hl7apy's strict validation: ~64 messages/s
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows())
 def test_generated_rows_become_valid_messages_or_are_refused_with_a_reason(row):
