@@ -108,6 +108,23 @@ class MllpConfig:
 
 
 @dataclass(frozen=True)
+class TranslateConfig:
+    """``[translate]``: CSV rows become HL7 v2.5.1 ELR messages at ingest (INTERFACE §10)."""
+
+    to: str = "none"  # none | hl7-elr-2.5.1
+    sending_application: str = "relay"
+    sending_facility: str | None = None  # None: the row's testing lab name and CLIA
+    receiving_application: str = "APHL^2.16.840.1.113883.3.8589^ISO"
+    receiving_facility: str = "APHL^2.16.840.1.113883.3.8589^ISO"
+    processing_id: str = "P"
+    timezone: str | None = None  # IANA name for dates without an offset; None: this machine's
+
+    @property
+    def enabled(self) -> bool:
+        return self.to != "none"
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     retry_initial_s: float
     retry_max_s: float
@@ -140,6 +157,7 @@ class Config:
     delivery: DeliveryConfig = field(default=None)  # type: ignore[assignment]
     maintenance: tuple[MaintenanceWindow, ...] = ()
     mllp: MllpConfig = field(default_factory=MllpConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
 
     def watch_for(self, path: Path) -> WatchConfig | None:
         """The watched folder that holds ``path``, if any."""
@@ -192,6 +210,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{where}: {error.instance!r} is not one of {choices}"
     if error.validator == "pattern" and where.endswith(("start", "end")):
         return f"{where}: {error.instance!r} is not a time like 09:30"
+    if error.validator == "pattern" and where.startswith("translate."):
+        return f"{where}: {error.instance!r} is not namespace^universal id^type (a namespace of 1 to 20 characters, no | ~ \\ or &)"
     if error.validator == "pattern" and where.endswith("days"):
         return f"{where}: {error.instance!r} is not a day list like mon-fri or sat,sun"
     return f"{where}: {error.message}" if where else error.message
@@ -337,6 +357,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         delivery=DeliveryConfig(**{k: float(v) for k, v in delivery.items()}),
         maintenance=windows,
         mllp=_mllp(data.get("mllp", {}), label),
+        translate=_translate(data.get("translate", {}), label),
     )
 
 
@@ -359,6 +380,18 @@ def _oauth(intake: dict[str, Any], base: Path, label: str) -> OAuthConfig | None
                               f"machine; make it private (chmod 600 {key_file})")
     return OAuthConfig(token_url=raw["token_url"], scope=raw["scope"], client_id=raw["client_id"],
                        key_id=raw.get("key_id"), audience=raw.get("audience"), key_file=key_file)
+
+
+def _translate(raw: dict[str, Any], label: str) -> TranslateConfig:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    t = {**_defaults("translate"), **raw}
+    if t.get("timezone") is not None:
+        try:
+            ZoneInfo(t["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"{label}: translate.timezone: unknown time zone {t['timezone']!r}") from exc
+    return TranslateConfig(**t)
 
 
 def _mllp(raw: dict[str, Any], label: str) -> MllpConfig:

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -27,12 +28,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relay.clock import iso
+from relay.config import TranslateConfig
 from relay.errors import EnvironmentProblem
 from relay.formats.csv_reader import FileRejected, Row, parse_csv_bytes
 from relay.formats.file_errors import FileChanged
 from relay.formats.hl7 import hl7_body_items
 from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
 from relay.ingest.listener_commit import GroupCommitter
+from relay.ingest.translate import translate_items
 from relay.store.models import AddResult, Item, NewItem
 from relay.store.outbox import Outbox
 
@@ -66,6 +69,8 @@ class Context:
     status: Callable[[], dict[str, Any]]
     stopping: threading.Event
     tracking_column: str | None = None
+    translate: TranslateConfig | None = None  # CSV rows and flat records become ELR messages (§10)
+    now: Callable[[], float] = time.time
 
 
 class _Refused(Exception):
@@ -164,6 +169,12 @@ def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str 
         raise BodyRejected(exc.reason) from exc
 
 
+def _items_of(data: bytes, kind: str, intake_format: str, tracking_column: str | None,
+              translate: TranslateConfig | None, now: float) -> list[NewItem]:
+    """The body's items as stored: rows carry their ELR message when translation is on."""
+    return translate_items(parse_body(data, kind, intake_format, tracking_column), translate, intake_format, now)
+
+
 # -- endpoints ------------------------------------------------------------------------------------
 
 
@@ -173,12 +184,12 @@ async def post_results(request: Request) -> Response:
         kind = _kind(request)
         name = _payload_name(request)
         data = await _read_body(request, ctx.max_body_bytes)
-        args = (data, kind, ctx.intake_format, ctx.tracking_column)
+        args = (data, kind, ctx.intake_format, ctx.tracking_column, ctx.translate, ctx.now())
         try:
             if len(data) <= INLINE_PARSE_BYTES:
-                items = parse_body(*args)
+                items = _items_of(*args)
             else:
-                items = await run_in_threadpool(parse_body, *args)
+                items = await run_in_threadpool(_items_of, *args)
         except BodyRejected as exc:
             raise _Refused(400, exc.reason) from exc
         result = await _store(ctx, items, name)

@@ -118,6 +118,12 @@ class Queries:
             control=control,
         )
 
+    def item_wire(self, item_id: int) -> str | None:
+        """The form an item is sent in when it differs from its content (a row's HL7 message), else None."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT wire FROM payloads WHERE item_id = ?", (item_id,)).fetchone()
+        return row[0] if row else None
+
     def history(self, item_id: int) -> list[HistoryEntry]:
         """What happened to one item: arrival, each batch it travelled in, duplicates, person actions."""
         with self.db.reading() as conn:

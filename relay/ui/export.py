@@ -24,7 +24,9 @@ def fields_of(item: Item) -> list[tuple[str, str]]:
     """The result's own columns and values (the payload), in stored order. Empty after retention."""
     if item.payload is None:
         return []
-    if item.kind == "hl7":  # one HL7 v2 message: its main fields in words, then its segments
+    # one HL7 v2 message: its main fields in words, then its segments (a CSV row translated to HL7
+    # keeps its columns: the row is its content, the message only its wire form)
+    if item.kind == "hl7" and item.columns is None:
         return hl7_fields(item.payload)
     value: Any = item_object(item)
     if isinstance(value, dict):
