@@ -20,10 +20,12 @@ from PySide6.QtWidgets import QApplication
 
 from relay.clock import Clock
 from relay.config import Config
+from relay.ui import collector
 from relay.ui.actions import AppActions
 from relay.ui.prompts import Prompts
 from relay.ui.session import AgentFactory, Session, default_agent_factory
 from relay.ui.single import InstanceServer, ask_running
+from relay.ui.stop_signals import StopOnSignals
 from relay.ui.tray import Tray, TrayFactory, system_tray_available
 from relay.ui.window import MainWindow
 
@@ -119,6 +121,7 @@ def _application() -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("relay")
     app.setOrganizationName("relay")
+    collector.install()  # Qt objects are freed on this thread only
     return app
 
 
@@ -170,11 +173,16 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
 
     app.session.startFailed.connect(start_failed)
     app.window.populated.connect(lambda: log.info("window populated in %.2f s", time.perf_counter() - started))
+    # Ctrl-C in the terminal and SIGTERM stop the app as Quit does; queued, so that a signal that
+    # came before the event loop runs still ends it.
+    stopper = StopOnSignals(lambda _sig: QTimer.singleShot(0, lambda: QCoreApplication.exit(0)))
+    stopper.install()
     app.start(show_window=not hidden)
     try:
         code = qapp.exec()
     finally:
         app.close()
+        stopper.uninstall()
     return code or app.exit_code
 
 

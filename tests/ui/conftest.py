@@ -19,6 +19,15 @@ from tests.ui.filler import Filled, fill, write_config
 from tests.ui.support import ROWS, T0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _gui_thread_collector(qapp):
+    """As in the app: cyclic garbage (and the Qt objects in it) is collected on the GUI thread
+    only, never on a worker thread that happens to allocate."""
+    from relay.ui import collector
+
+    return collector.install()
+
+
 @pytest.fixture(autouse=True)
 def _utc(monkeypatch):
     """The window shows local times; the tests read them in UTC wherever they run."""
