@@ -96,7 +96,9 @@ class Worker(QObject):
         self._finished.emit(key)
 
     def _deliver(self, key: int) -> None:  # on the GUI thread
-        job = self._jobs.pop(key)
+        job = self._jobs.pop(key, None)
+        if job is None:  # finished after shutdown() let go of it
+            return
         self._in_flight -= 1
         if job.label is not None:
             self._labels.remove(job.label)
