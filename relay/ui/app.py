@@ -51,7 +51,7 @@ class RelayApp(QObject):
         self.window = MainWindow(self.session, self.actions, self.prompts, hide_on_close=tray_available)
         self.tray = Tray(self.session, self.actions, available=tray_available, factory=tray_factory,
                          on_notice_without_tray=self.window.show_notice, on_open=self.window.bring_forward,
-                         parent=self)
+                         on_files=lambda: self.window.panel.show_view("files"), parent=self)
         self.server: InstanceServer | None = None
         self.settings: Any = None  # the open SettingsDialog, if any
         self.exit_code = 0

@@ -199,6 +199,7 @@ class QueuePanel(QWidget):
             self.models[spec.key].refresh()
         self._selection_changed()
         self._update_count()
+        self._files_seen()
         self.viewChanged.emit(spec.key)
 
     def _source(self, spec: ViewSpec, search: str | None) -> Source:
@@ -207,7 +208,7 @@ class QueuePanel(QWidget):
             return ItemSource(reader, spec.states, search)
         if spec.kind == "duplicates":
             return DuplicateSource(reader)
-        return FileSource(reader, search)
+        return FileSource(reader, search, self.session.config.watches)
 
     def _table(self, spec: ViewSpec) -> QTableView:
         if spec.key in self.tables:
@@ -307,6 +308,16 @@ class QueuePanel(QWidget):
         self.model.refresh()  # the other views catch up when they are shown
         self._update_count()
         self._update_buttons()
+        self._files_seen()
+
+    def _files_seen(self) -> None:
+        """The Files view on screen counts as a person having seen its rejections."""
+        if self.current.kind == "files" and self.isVisible() and self.session.stats.get("files_attention"):
+            self.session.mark_files_seen()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._files_seen()
 
     def _update_count(self) -> None:
         model = self.model

@@ -53,7 +53,9 @@ def view_total(spec: ViewSpec, stats: dict[str, Any]) -> int | None:
         return sum(int(stats.get(s, 0)) for s in spec.states)
     if spec.kind == "duplicates":
         return int(stats.get("duplicates", 0))
-    return int(stats.get("files_processed", 0)) + int(stats.get("files_rejected", 0))
+    ignored = stats.get("ignored_files")
+    return (int(stats.get("files_processed", 0)) + int(stats.get("files_rejected", 0))
+            + (len(ignored) if isinstance(ignored, list) else 0))
 
 
 def fit_columns(table: QTableView, model: PagedModel, last_min: int, now: float) -> None:
