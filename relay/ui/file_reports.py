@@ -68,7 +68,9 @@ def read_rejects(path: Path, limit: int = MAX_REJECTS_SHOWN) -> tuple[list[tuple
         for rec in reader:
             total += 1
             if len(rows) < limit:
-                rows.append((rec[0] if rec else "", rec[1] if len(rec) > 1 else ""))
+                line = rec[0] if rec else ""
+                reason = rec[1] if len(rec) > 1 else ""
+                rows.append((line, reason.removeprefix(f"line {line}: ")))  # the reader may say the line too
     return rows, total
 
 

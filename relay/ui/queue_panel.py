@@ -338,7 +338,8 @@ class QueuePanel(QWidget):
         elif loaded < total:
             self.count.setText(f"{loaded:,} of {total:,} shown" + (" (matching)" if search else ""))
         else:
-            self.count.setText(f"{total:,} " + ("found" if search else ("result" if total == 1 else "results")))
+            noun = ("file", "files") if self.current.kind == "files" else ("result", "results")
+            self.count.setText(f"{total:,} " + ("found" if search else (noun[0] if total == 1 else noun[1])))
 
     def _search_total(self) -> int | None:
         key = self.current.key
