@@ -85,6 +85,7 @@ class Session(QObject):
         self.reader.files_seen_up_to = seen_files_mark(config.store.path)
         self.tracker = IncidentTracker()
         self.running = False
+        self._agent_up: AgentLike | None = None
         self.min_refresh_s = MIN_REFRESH_S
         self.stats: dict[str, Any] = {}
         self._sender: dict[str, Any] | None = None
@@ -116,6 +117,7 @@ class Session(QObject):
         self.bridge.attach(agent.events)  # before start: no event of the start-up is missed
         self.agent = agent
         agent.start()
+        self._agent_up = agent  # started, whether or not the GUI thread has heard yet
         sender = agent.stats().get("sender")
         return sender if isinstance(sender, dict) else None
 
@@ -143,11 +145,14 @@ class Session(QObject):
         # The window's read connection goes first: the agent's is then the last one open, and
         # closing it checkpoints the write-ahead log (a read-only connection cannot).
         self.reader.close()
-        if self.running and self.agent is not None:
+        # Also an agent whose start finished while the app was already stopping (a signal or Quit
+        # right after launch): its "started" never reached the GUI thread, but it runs.
+        if self.agent is not None and (self.running or self._agent_up is self.agent):
             try:
                 self.agent.stop()
             finally:
                 self.running = False
+                self._agent_up = None
 
     # -- status -------------------------------------------------------------------------------
 
