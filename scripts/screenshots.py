@@ -94,11 +94,16 @@ def main(argv: list[str]) -> int:
         dialog.reject()
         settle()
 
+        # The tray's menu as it opens over the desktop: the screen around it, the window behind.
         menu = app.tray.menu
-        menu.popup(window.mapToGlobal(QPoint(40, 40)))
+        at = window.mapToGlobal(QPoint(window.width() - menu.sizeHint().width() - 40, 60))
+        menu.popup(at)
         wait_until(menu.isVisible, 5)
         settle()
-        save(menu, "tray-menu.png")
+        area = menu.geometry().adjusted(-260, -50, 40, 40)
+        path = out / f"{args.prefix}tray-menu.png"
+        qapp.primaryScreen().grabWindow(0, area.x(), area.y(), area.width(), area.height()).save(str(path), "PNG")
+        print(f"wrote {path}")
         menu.hide()
 
         inbox = config.watches[0].folder

@@ -231,7 +231,7 @@ class QueuePanel(QWidget):
         table.horizontalHeader().setHighlightSections(False)
         table.horizontalHeader().setStretchLastSection(True)
         for i, col in enumerate(columns):
-            table.setColumnWidth(i, WIDTHS.get(col.key, 120))
+            table.setColumnWidth(i, dict(spec.widths).get(col.key, WIDTHS.get(col.key, 120)))
             table.setColumnHidden(i, col.key in spec.hidden)
         table.selectionModel().selectionChanged.connect(self._selection_changed_slot)
         model.pageLoaded.connect(self._update_count)
