@@ -1,9 +1,9 @@
 """Which Debian/Ubuntu packages the Qt platform plugins in this Python environment still lack.
 
 Run with the venv's Python (PySide6 installed). It runs `ldd` on the installed platform plugins
-(xcb for a real X display, offscreen, wayland) and on the Qt libraries relay loads, collects the
-shared libraries reported "not found", and maps each to the Debian package that ships it by
-Debian's library naming rule (libxcb-icccm.so.4 -> libxcb-icccm4, libxkbcommon-x11.so.0 ->
+(xcb for an X display, which Wayland desktops also serve, and offscreen) and on the Qt libraries
+relay loads, collects the shared libraries reported "not found", and maps each to the Debian
+package that ships it by Debian's library naming rule (libxcb-icccm.so.4 -> libxcb-icccm4, libxkbcommon-x11.so.0 ->
 libxkbcommon-x11-0, libEGL.so.1 -> libegl1), checked against `apt-cache` where its lists are
 there (also the 64-bit-time "t64" renames of Debian 13 and Ubuntu 24.04). No hand-kept list of
 packages, no apt-file.
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PLUGINS = ("platforms/libqxcb.so", "platforms/libqoffscreen.so", "platforms/libqwayland.so")
+PLUGINS = ("platforms/libqxcb.so", "platforms/libqoffscreen.so")
 QT_LIBS = ("libQt6Widgets.so.6", "libQt6Gui.so.6", "libQt6Svg.so.6", "libQt6DBus.so.6")
 _NOT_FOUND = re.compile(r"^\s*(\S+)\s+=>\s+not found", re.MULTILINE)
 _SONAME = re.compile(r"^(lib.+?)\.so\.(\d+)(?:\.\d+)*$")
