@@ -63,8 +63,8 @@ def write_samples(inbox: Path) -> dict[str, str]:
     # below hold in either order.
     return {
         "clinic-monday.csv": "40 results",
-        "clinic-monday (copy).csv": "the same export saved twice: the copy read second has every row "
-                                    "skipped as a duplicate",
+        "clinic-monday (copy).csv": "the same export saved twice: whichever of the two is read second has "
+                                    "every row skipped as a duplicate",
         "clinic-tuesday.csv": "30 results; 10 of them are also in Monday's export and are sent once",
         "school-site-old-export.csv": "an old Windows-1252 export (Peña, José)",
         "lab-with-bad-rows.csv": "2 good rows delivered; 1 bad row reported in rejected/",
