@@ -41,5 +41,12 @@ if [ "$(uname -s)" = Linux ] && command -v dpkg >/dev/null 2>&1 && command -v ld
     fi
     echo "installing Debian packages the desktop app needs: ${pkgs[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+    installed=yes
   done
+  if [ "${installed:-no}" = yes ]; then
+    still=$(.venv/bin/python scripts/qt_system_libs.py --missing)
+    if [ -n "$still" ]; then
+      echo "note: after installing, the desktop app still lacks:" $still >&2
+    fi
+  fi
 fi
