@@ -25,6 +25,7 @@ from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON
 from relay.store.outbox import Outbox
 from relay.ui import collector
 from relay.ui.actions import AppActions
+from relay.ui.display_check import xcb_problem
 from relay.ui.prompts import Prompts
 from relay.ui.session import AgentFactory, Session, default_agent_factory
 from relay.ui.single import InstanceServer, ask_running
@@ -155,6 +156,10 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
     failed, dead, discarded, sent, duplicates, files); ``hidden`` starts in the tray only (at login), when
     there is a tray."""
     started = time.perf_counter()
+    problem = xcb_problem() if QApplication.instance() is None else None
+    if problem is not None:  # Qt would abort the process with its own words
+        print(f"relay: {problem}", file=sys.stderr)
+        return 2
     qapp = _application()
     if screenshot is not None:
         return _screenshot(config, Path(screenshot), agent_factory, prompts, view, started)
