@@ -8,10 +8,12 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from relay import __version__
+from relay.cli_text import config_note, no_outbox, quiet_broken_pipe, shown
 from relay.clock import SystemClock, iso
 from relay.config import Config, load
 from relay.errors import ConfigError, RelayError
@@ -79,7 +81,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Config:
     path = config_file(args.config)
-    return load(path, must_exist=bool(args.config) or path.exists())
+    exists = path.exists()
+    config = load(path, must_exist=bool(args.config) or exists)
+    if not exists and args.command not in ("run", "gui", "demo"):  # those log where they are
+        print(config_note(path, exists, config.store.path), file=sys.stderr)
+    return config
+
+
+def _no_outbox_yet(args: argparse.Namespace, config: Config) -> bool:
+    """Read-only commands never create an outbox: they say there is none yet."""
+    if config.store.path.exists():
+        return False
+    path = config_file(args.config)
+    print(no_outbox(config.store.path, path, path.exists()), file=sys.stderr if args.json else sys.stdout)
+    return True
 
 
 def _outbox(config: Config, *, check: bool | str = False) -> Any:
@@ -92,12 +107,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     from relay.status import snapshot
 
     config = _config(args)
+    if _no_outbox_yet(args, config):
+        if args.json:  # the same keys, all empty, from an empty outbox made aside and removed
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as aside:
+                empty = config.store.path
+                with _outbox(replace(config, store=replace(config.store, path=Path(aside) / "empty.db"))) as outbox:
+                    snap = snapshot(outbox, config.maintenance, SystemClock().now())
+            print(json.dumps({**snap, "outbox_exists": False, "outbox": str(empty)}, indent=2))
+        return 0
     with _outbox(config) as outbox:
         snap = snapshot(outbox, config.maintenance, SystemClock().now())
     if args.json:
         print(json.dumps(snap, indent=2))
         return 0
-    print(f"relay {__version__} — outbox {config.store.path}")
+    print(f"relay {__version__} — outbox {shown(config.store.path)}")
     for state in STATES:
         if state == "discarded" and not snap[state]:
             continue  # only shown once a person has discarded something
@@ -110,12 +135,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  duplicates skipped {snap['duplicates']:,}; files processed {snap['files_processed']:,}, "
           f"rejected {snap['files_rejected']:,}")
     if snap["paused"]:
-        print(f"  sending is PAUSED: {snap['paused_reason']}")
+        print(f"  sending is PAUSED: {shown(snap['paused_reason'])}")
     elif snap["maintenance_until"]:
         print(f"  waiting: intake maintenance until {snap['maintenance_until']}")
     print(f"  last delivery: {snap['last_success_at'] or 'never'}")
     for problem in snap["problems"]:
-        print(f"  problem: {problem}")
+        print(f"  problem: {shown(problem)}")
     return 0
 
 
@@ -131,11 +156,22 @@ def _item_json(item: Any) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     config = _config(args)
+    if _no_outbox_yet(args, config):
+        if args.json:
+            print("[]")
+        return 0
+    limit = max(1, args.limit)
     with _outbox(config) as outbox:
-        items = outbox.list_items(state=args.state, limit=max(1, args.limit), search=args.search)
-    rows = [_item_json(i) for i in items]
+        items = outbox.list_items(state=args.state, limit=limit + 1, search=args.search)
+        more = len(items) > limit
+        total = outbox.count_items(state=args.state, search=args.search) if more else len(items)
+    rows = [_item_json(i) for i in items[:limit]]
+    note = (f"{len(rows):,} of {total:,} items shown, newest first; more with --limit N "
+            "(or narrow with --state, --search)") if more else ""
     if args.json:
         print(json.dumps(rows, indent=2))
+        if note:
+            print(note, file=sys.stderr)
         return 0
     if not rows:
         print("no items" + (f" in state {args.state}" if args.state else ""))
@@ -143,10 +179,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'id':>8}  {'state':<8} {'source':<28} {'tracking id':<38} {'att':>3}  {'next attempt':<25} "
           f"last error / receipt")
     for r in rows:
-        src = f"{r['source_name'] or r['source']}" + (f":{r['line']}" if r["line"] else "")
-        tail = r["last_error"] or r["receipt"] or ""
-        print(f"{r['id']:>8}  {r['state']:<8} {src[:28]:<28} {(r['tracking_id'] or '-')[:38]:<38} "
+        src = shown(r["source_name"] or r["source"]) + (f":{r['line']}" if r["line"] else "")
+        tail = shown(r["last_error"] or r["receipt"] or "")
+        print(f"{r['id']:>8}  {r['state']:<8} {src[:28]:<28} {shown(r['tracking_id'] or '-')[:38]:<38} "
               f"{r['attempts']:>3}  {(r['next_attempt_at'] or '-'):<25} {tail[:80]}")
+    if note:
+        print(note)
     return 0
 
 
@@ -190,7 +228,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for name in args.files:
             path = Path(name).expanduser().resolve()
             if not path.is_file():
-                print(f"{name}: no such file", file=sys.stderr)
+                print(f"{shown(name)}: no such file", file=sys.stderr)
                 missing += 1
                 continue
             watch = config.watch_for(path)
@@ -199,7 +237,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 report_dir=path.parent, tracking_column=watch.tracking_column if watch else None,
                 file_format=watch.format if watch else "auto", translate=config.translate,
             )
-            print(outcome.summary())
+            print(shown(outcome.summary()))
             rejected += outcome.status == "rejected"
             if outcome.status == "accepted":
                 totals[0] += outcome.accepted
@@ -303,3 +341,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `relay list | head`: the reader has what it wanted
+        return quiet_broken_pipe()

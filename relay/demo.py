@@ -62,10 +62,13 @@ def write_samples(inbox: Path) -> dict[str, str]:
         fh.write("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d,Chen\r\n")  # too few fields
         fh.write("5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9,Okafor,Chidi,260373001,20261121\r\n")
     (inbox / "results.xlsx.csv").write_bytes(b"PK\x03\x04" + os.urandom(600))  # a spreadsheet, not CSV
+    # Which of two files with the same rows is read first is up to the watcher, so the words
+    # below hold in either order.
     return {
-        "clinic-monday.csv": "40 results, delivered",
-        "clinic-tuesday.csv": "30 results: 10 overlap Monday's export and are skipped as duplicates",
-        "clinic-monday (copy).csv": "the same export saved twice: every row a duplicate",
+        "clinic-monday.csv": "40 results",
+        "clinic-monday (copy).csv": "the same export saved twice: whichever of the two is read second has "
+                                    "every row skipped as a duplicate",
+        "clinic-tuesday.csv": "30 results; 10 of them are also in Monday's export and are sent once",
         "school-site-old-export.csv": "an old Windows-1252 export (Peña, José)",
         "lab-with-bad-rows.csv": "2 good rows delivered; 1 bad row reported in rejected/",
         "results.xlsx.csv": "a spreadsheet saved with the wrong name: rejected with a reason",
@@ -73,17 +76,42 @@ def write_samples(inbox: Path) -> dict[str, str]:
 
 
 def start_stub(folder: Path, token: str) -> tuple[subprocess.Popen[str], str]:
+    """The receiving stub in a child process that cannot outlive this one (``relay.child_guard``:
+    it ends when our end of its standard input closes, which happens however we end). It has a
+    process group of its own, so a Ctrl-C in the terminal reaches the demo, which stops the agent
+    first and the stub after it."""
+    env = dict(os.environ, RELAY_GUARD_PARENT=str(os.getpid()))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server_stub", "--host", "127.0.0.1", "--port", "0", "--db", str(folder / "stub.db"),
-         "--token", token, "--log", str(folder / "stub-requests.log")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-m", "relay.child_guard", "server_stub", "--host", "127.0.0.1", "--port", "0",
+         "--db", str(folder / "stub.db"), "--token", token, "--log", str(folder / "stub-requests.log")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        **_own_group(),
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on "):
-        proc.kill()
+        stop_stub(proc)
         raise RuntimeError(f"the receiving stub did not start ({line or 'no output'})")
     return proc, line.removeprefix("listening on ")
+
+
+def _own_group() -> dict[str, Any]:
+    if os.name == "posix":
+        return {"start_new_session": True}
+    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def stop_stub(stub: subprocess.Popen[str]) -> None:
+    if stub.stdin is not None:
+        stub.stdin.close()  # the stub's guard stops it cleanly on end-of-file
+    stub.terminate()
+    try:
+        stub.wait(10)
+    except subprocess.TimeoutExpired:
+        stub.kill()
+        stub.wait()
+    if stub.stdout is not None:
+        stub.stdout.close()
 
 
 def has_display() -> bool:
@@ -129,19 +157,19 @@ def run_demo(folder: str | None = None, *, gui: bool | None = None, exit_when_do
         if gui if gui is not None else (has_display() and not exit_when_done):
             try:
                 from relay.ui.app import main as gui_main
+                from relay.ui.display_check import display_problem
             except ImportError as exc:
                 print(f"  (desktop app not available: {exc}; showing progress here)")
             else:
-                return gui_main(config)
+                problem = display_problem()
+                if problem is None:
+                    code = gui_main(config)
+                    print("relay demo stopped", flush=True)
+                    return code
+                print(f"  (the desktop app cannot open a window here: {problem}; showing progress here)")
         return _terminal(Agent(config), exit_when_done, timeout_s)
     finally:
-        stub.terminate()
-        try:
-            stub.wait(10)
-        except subprocess.TimeoutExpired:
-            stub.kill()
-        if stub.stdout is not None:
-            stub.stdout.close()
+        stop_stub(stub)
 
 
 def _terminal(agent: Any, exit_when_done: bool, timeout_s: float) -> int:

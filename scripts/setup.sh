@@ -1,25 +1,10 @@
 #!/usr/bin/env bash
-# Sets up everything relay needs on a fresh Debian/Ubuntu machine: the Qt runtime libraries
-# (only those missing, only when we may install them) and a virtualenv in .venv with relay in it.
+# Sets up everything relay needs on a fresh Debian/Ubuntu machine: a virtualenv in .venv with relay
+# in it, then the system libraries its Qt platform plugins lack (found with ldd on the installed
+# plugins, mapped to Debian packages by scripts/qt_system_libs.py), installed when we may (root),
+# otherwise printed as the exact command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-qt_libs=(libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3)
-if command -v dpkg >/dev/null 2>&1; then
-  missing=()
-  for pkg in "${qt_libs[@]}"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then
-      echo "installing Debian packages: ${missing[*]}"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    else
-      echo "note: the desktop app needs these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
-    fi
-  fi
-fi
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
@@ -33,3 +18,35 @@ if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m p
   exit 1
 fi
 rm -f "$log"
+
+# The desktop app's system libraries (Linux with dpkg only; elsewhere Qt brings what it needs).
+if [ "$(uname -s)" = Linux ] && command -v dpkg >/dev/null 2>&1 && command -v ldd >/dev/null 2>&1; then
+  updated=no
+  for round in 1 2 3; do  # a library found missing only once the one that needs it is there
+    missing=$(.venv/bin/python scripts/qt_system_libs.py --missing)
+    [ -z "$missing" ] && break
+    if [ "$(id -u)" = 0 ] && [ "$updated" = no ] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq
+      updated=yes
+    fi
+    mapfile -t pkgs < <(.venv/bin/python scripts/qt_system_libs.py)
+    if [ ${#pkgs[@]} -eq 0 ]; then
+      echo "note: the desktop app lacks these libraries and no Debian package was found for them:" $missing >&2
+      break
+    fi
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "note: the desktop app (relay gui, the demo's window) needs these Debian packages; install them with:" >&2
+      echo "  sudo apt-get install --no-install-recommends ${pkgs[*]}" >&2
+      break
+    fi
+    echo "installing Debian packages the desktop app needs: ${pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+    installed=yes
+  done
+  if [ "${installed:-no}" = yes ]; then
+    still=$(.venv/bin/python scripts/qt_system_libs.py --missing)
+    if [ -n "$still" ]; then
+      echo "note: after installing, the desktop app still lacks:" $still >&2
+    fi
+  fi
+fi

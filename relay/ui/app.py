@@ -20,10 +20,16 @@ from PySide6.QtWidgets import QApplication
 
 from relay.clock import Clock
 from relay.config import Config
+from relay.errors import RelayError
+from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON
+from relay.store.outbox import Outbox
+from relay.ui import collector
 from relay.ui.actions import AppActions
+from relay.ui.display_check import xcb_problem
 from relay.ui.prompts import Prompts
 from relay.ui.session import AgentFactory, Session, default_agent_factory
 from relay.ui.single import InstanceServer, ask_running
+from relay.ui.stop_signals import StopOnSignals
 from relay.ui.tray import Tray, TrayFactory, system_tray_available
 from relay.ui.window import MainWindow
 
@@ -49,7 +55,7 @@ class RelayApp(QObject):
         self.window = MainWindow(self.session, self.actions, self.prompts, hide_on_close=tray_available)
         self.tray = Tray(self.session, self.actions, available=tray_available, factory=tray_factory,
                          on_notice_without_tray=self.window.show_notice, on_open=self.window.bring_forward,
-                         parent=self)
+                         on_files=lambda: self.window.panel.show_view("files"), parent=self)
         self.server: InstanceServer | None = None
         self.settings: Any = None  # the open SettingsDialog, if any
         self.exit_code = 0
@@ -119,6 +125,7 @@ def _application() -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("relay")
     app.setOrganizationName("relay")
+    collector.install()  # Qt objects are freed on this thread only
     return app
 
 
@@ -149,6 +156,10 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
     failed, dead, discarded, sent, duplicates, files); ``hidden`` starts in the tray only (at login), when
     there is a tray."""
     started = time.perf_counter()
+    problem = xcb_problem() if QApplication.instance() is None else None
+    if problem is not None:  # Qt would abort the process with its own words
+        print(f"relay: {problem}", file=sys.stderr)
+        return 2
     qapp = _application()
     if screenshot is not None:
         return _screenshot(config, Path(screenshot), agent_factory, prompts, view, started)
@@ -170,17 +181,51 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
 
     app.session.startFailed.connect(start_failed)
     app.window.populated.connect(lambda: log.info("window populated in %.2f s", time.perf_counter() - started))
+    # Ctrl-C in the terminal and SIGTERM stop the app as Quit does; queued, so that a signal that
+    # came before the event loop runs still ends it.
+    stopper = StopOnSignals(lambda _sig: QTimer.singleShot(0, lambda: QCoreApplication.exit(0)))
+    stopper.install()
     app.start(show_window=not hidden)
     try:
         code = qapp.exec()
     finally:
         app.close()
+        stopper.uninstall()
     return code or app.exit_code
+
+
+PAUSE_KEYS = (PAUSED_BY, PAUSED_REASON, PAUSED_PROBE)
+
+
+def _pause_of(outbox: Path) -> dict[str, str]:
+    if not outbox.exists():
+        return {}
+    try:
+        with Outbox(outbox, readonly=True, check=False) as box:
+            return box.get_controls(PAUSE_KEYS)
+    except RelayError:
+        return {}
+
+
+def _undo_pause_made_by(outbox: Path, before: dict[str, str]) -> None:
+    """A screenshot is a picture, not a run: when its agent was paused by the intake's refusal (or
+    for want of a credential, as on a machine that only takes pictures), the outbox is left as it
+    was, not saying "sending is paused" to the next `relay status`."""
+    if before.get(PAUSED_BY) is not None or not outbox.exists():
+        return
+    try:
+        with Outbox(outbox, check=False) as box:
+            if box.get_control(PAUSED_BY) == "intake":
+                box.set_control(dict.fromkeys(PAUSE_KEYS))
+                log.info("screenshot: the pause its own run made was lifted again")
+    except RelayError as exc:
+        log.warning("screenshot: could not lift the pause its run made: %s", exc)
 
 
 def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts: Prompts | None,
                 view: str | None, started: float) -> int:
     app = RelayApp(config, agent_factory=agent_factory, tray_available=False, prompts=prompts)
+    pause_before = _pause_of(config.store.path)
     try:
         window = app.window
         window.resize(*SCREENSHOT_SIZE)
@@ -223,3 +268,4 @@ def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts
         return 0
     finally:
         app.close()
+        _undo_pause_made_by(config.store.path, pause_before)

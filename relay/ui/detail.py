@@ -32,6 +32,7 @@ from relay.store.models import FileRecord, Item
 from relay.store.queries import HistoryEntry
 from relay.ui import status_text as words
 from relay.ui.export import fields_of
+from relay.ui.file_reports import IGNORED
 from relay.ui.reader import StoreReader
 from relay.ui.worker import Worker
 
@@ -224,6 +225,7 @@ class DetailPane(QWidget):
         fields = fields_of(item)
         if not fields:
             fields = [("(content)", "removed after the retention period; the receipt and history are kept")]
+        self.fields.setHorizontalHeaderLabels(["Field", "Value"])
         _fill(self.fields, fields)
         _fill(self.history, [(words.stamp(h.at), _what(h), _detail(h)) for h in history])
         self.tabs.setTabText(0, f"Result fields ({len(fields)})" if item.payload is not None else "Result fields")
@@ -243,7 +245,15 @@ class DetailPane(QWidget):
         self._generation += 1
         self._show_message(None)
         self.shown_id = None
-        self.title.setText(f"File {f.name} · {'accepted' if f.outcome == 'accepted' else 'rejected'}")
+        self.title.setText(f"File {f.name} · {f.outcome}")
+        self.history.setRowCount(0)
+        self.tabs.setTabText(1, "History")
+        if f.outcome == IGNORED:
+            self._set_info([("Found in", f.path or "—"), ("Why", f.reason or "")])
+            self.fields.setRowCount(0)
+            self.tabs.setTabText(0, "Result fields")
+            self.stack.setCurrentIndex(1)
+            return
         info = [
             ("Received", words.stamp(f.created_at)),
             ("Read from", f.path or "—"),
@@ -252,14 +262,24 @@ class DetailPane(QWidget):
         ]
         if f.reason:
             info.append(("Reason", f.reason))
+        report = getattr(f, "report", None)
+        if report:
+            info.append(("Rejected rows", report))
         if f.moved_to:
             info.append(("Moved to", f.moved_to))
         info.append(("File hash", f.file_hash[:16] + "…"))
         self._set_info(info)
-        self.fields.setRowCount(0)
-        self.history.setRowCount(0)
-        self.tabs.setTabText(0, "Result fields")
-        self.tabs.setTabText(1, "History")
+        rejects: tuple[tuple[str, str], ...] = getattr(f, "rejects", ())
+        if rejects:  # each rejected row's line and reason, where the table's fields go for a result
+            total = int(getattr(f, "rejects_total", len(rejects)))
+            self.fields.setHorizontalHeaderLabels(["Row", "Why it was rejected"])
+            _fill(self.fields, [(f"line {line}", reason) for line, reason in rejects])
+            shown = f"{len(rejects):,} of {total:,}" if total > len(rejects) else f"{total:,}"
+            self.tabs.setTabText(0, f"Rejected rows ({shown})")
+            self.tabs.setCurrentIndex(0)
+        else:
+            self.fields.setRowCount(0)
+            self.tabs.setTabText(0, "Result fields")
         self.stack.setCurrentIndex(1)
 
 

@@ -16,6 +16,8 @@ from relay.delivery.wire import item_object
 from relay.formats.hl7_view import hl7_fields
 from relay.store.models import Item
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 RELAY_COLUMNS = ("relay_id", "state", "received_at", "source", "source_name", "line", "tracking_id", "attempts",
                  "last_status", "last_error", "receipt", "sent_at")
 
@@ -35,9 +37,18 @@ def fields_of(item: Item) -> list[tuple[str, str]]:
     return [("value", json.dumps(value, ensure_ascii=False))]
 
 
+def cell(value: object) -> object:
+    """A value as a spreadsheet should show it: text that starts like a formula (=, +, -, @, tab,
+    CR) gets a leading ' so that opening the export never runs it (INTERFACE §3a)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_items(items: Sequence[Item], path: Path) -> int:
-    """Write ``items`` to ``path`` (UTF-8 with BOM, so spreadsheet programs read accents right).
-    Written to a temporary name first: a half-written export never looks finished."""
+    """Write ``items`` to ``path`` (UTF-8 with BOM, so spreadsheet programs read accents right),
+    readable by the owner only (0600 on POSIX: it holds patient data). Written to a temporary name
+    first: a half-written export never looks finished."""
     payload_columns: dict[str, None] = {}
     rows = []
     for item in items:
@@ -46,15 +57,17 @@ def export_items(items: Sequence[Item], path: Path) -> int:
             payload_columns.setdefault(name, None)
         rows.append((item, fields))
     partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8-sig", newline="") as fh:
+    partial.unlink(missing_ok=True)  # a leftover of an earlier attempt: made afresh with our mode
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with open(fd, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([*RELAY_COLUMNS, *payload_columns])
+        writer.writerow([cell(c) for c in (*RELAY_COLUMNS, *payload_columns)])
         for item, fields in rows:
-            writer.writerow([
+            writer.writerow([cell(v) for v in (
                 item.id, item.state, iso(item.created_at), item.source, item.source_name or "",
                 item.line if item.line is not None else "", item.tracking_id or "", item.attempts,
                 item.last_status if item.last_status is not None else "", item.last_error or "", item.receipt or "",
                 iso(item.sent_at) or "", *(fields.get(c, "") for c in payload_columns),
-            ])
+            )])
     os.replace(partial, path)
     return len(rows)

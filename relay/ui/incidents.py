@@ -87,8 +87,15 @@ class IncidentTracker:
         out = []
         if not r.announced and now >= r.opened_at + self.settle_s:
             r.announced = True
+            if stats.get("failed", 0) == 0:  # a person dealt with them before the notice was due
+                self._rejections = None
+                return []
+            # The event's reason may be the intake's words for the whole request ("4 of 8 items are
+            # invalid; nothing was stored") although relay then delivered the valid ones: the
+            # words the intake gave for a rejected item are what is true of the rejected results.
+            why = stats.get("failed_reason") or r.reason
             out.append(Notice("rejected", f"The intake rejected {count(r.count, 'result')}",
-                              f"{r.reason}\nOpen the queue (Failed) to correct and retry them."))
+                              f"{why}\nOpen the queue (Failed) to correct and retry them."))
         if r.announced and stats.get("failed", 0) == 0 and now >= r.last_at + self.settle_s:
             self._rejections = None
         return out
@@ -123,6 +130,8 @@ class IncidentTracker:
         for problem in stats.get("problems") or ():
             key = f"problem:{problem}"
             active[key] = Notice(key, "relay needs attention", str(problem), CRITICAL)
+        if stats.get("files_attention"):
+            active["files"] = Notice("files", "Some files could not be used", str(stats["files_attention"]))
         stalled = self._stalled(stats, now)
         if stalled is not None:
             active["stalled"] = stalled

@@ -80,14 +80,22 @@ DUPLICATE_COLUMNS = (
     Column("original_file", "First received from", lambda d, now: d.get("original_source_name") or ""),
 )
 
+FILE_OUTCOMES = {"accepted": "Accepted", "rejected": "Rejected", "ignored": "Ignored"}
+
+
+def _file_count(f: Any, n: int) -> str:
+    return "" if f.outcome == "ignored" else f"{n:,}"  # an ignored file was never read
+
+
 FILE_COLUMNS = (
-    Column("received", "Received", lambda f, now: words.stamp(f.created_at), lambda f, now: iso(f.created_at)),
+    Column("received", "Received", lambda f, now: "" if f.outcome == "ignored" else words.stamp(f.created_at),
+           lambda f, now: None if f.outcome == "ignored" else iso(f.created_at)),
     Column("name", "File", lambda f, now: f.name, lambda f, now: f.path),
-    Column("outcome", "Outcome", lambda f, now: "Accepted" if f.outcome == "accepted" else "Rejected",
+    Column("outcome", "Outcome", lambda f, now: FILE_OUTCOMES.get(f.outcome, f.outcome.capitalize()),
            icon=lambda f: f.outcome),
-    Column("accepted", "Results", lambda f, now: f"{f.rows_accepted:,}", align_right=True),
-    Column("duplicates", "Duplicates", lambda f, now: f"{f.rows_duplicate:,}", align_right=True),
-    Column("rejected", "Rejected rows", lambda f, now: f"{f.rows_rejected:,}", align_right=True),
+    Column("accepted", "Results", lambda f, now: _file_count(f, f.rows_accepted), align_right=True),
+    Column("duplicates", "Duplicates", lambda f, now: _file_count(f, f.rows_duplicate), align_right=True),
+    Column("rejected", "Rejected rows", lambda f, now: _file_count(f, f.rows_rejected), align_right=True),
     Column("reason", "Reason", lambda f, now: f.reason or "", lambda f, now: f.reason),
     Column("moved", "Moved to", lambda f, now: f.moved_to or "", lambda f, now: f.moved_to),
 )

@@ -199,6 +199,7 @@ class QueuePanel(QWidget):
             self.models[spec.key].refresh()
         self._selection_changed()
         self._update_count()
+        self._files_seen()
         self.viewChanged.emit(spec.key)
 
     def _source(self, spec: ViewSpec, search: str | None) -> Source:
@@ -207,7 +208,7 @@ class QueuePanel(QWidget):
             return ItemSource(reader, spec.states, search)
         if spec.kind == "duplicates":
             return DuplicateSource(reader)
-        return FileSource(reader, search)
+        return FileSource(reader, search, self.session.config.watches)
 
     def _table(self, spec: ViewSpec) -> QTableView:
         if spec.key in self.tables:
@@ -230,7 +231,7 @@ class QueuePanel(QWidget):
         table.horizontalHeader().setHighlightSections(False)
         table.horizontalHeader().setStretchLastSection(True)
         for i, col in enumerate(columns):
-            table.setColumnWidth(i, WIDTHS.get(col.key, 120))
+            table.setColumnWidth(i, dict(spec.widths).get(col.key, WIDTHS.get(col.key, 120)))
             table.setColumnHidden(i, col.key in spec.hidden)
         table.selectionModel().selectionChanged.connect(self._selection_changed_slot)
         model.pageLoaded.connect(self._update_count)
@@ -307,6 +308,16 @@ class QueuePanel(QWidget):
         self.model.refresh()  # the other views catch up when they are shown
         self._update_count()
         self._update_buttons()
+        self._files_seen()
+
+    def _files_seen(self) -> None:
+        """The Files view on screen counts as a person having seen its rejections."""
+        if self.current.kind == "files" and self.isVisible() and self.session.stats.get("files_attention"):
+            self.session.mark_files_seen()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._files_seen()
 
     def _update_count(self) -> None:
         model = self.model
@@ -327,7 +338,8 @@ class QueuePanel(QWidget):
         elif loaded < total:
             self.count.setText(f"{loaded:,} of {total:,} shown" + (" (matching)" if search else ""))
         else:
-            self.count.setText(f"{total:,} " + ("found" if search else ("result" if total == 1 else "results")))
+            noun = ("file", "files") if self.current.kind == "files" else ("result", "results")
+            self.count.setText(f"{total:,} " + ("found" if search else (noun[0] if total == 1 else noun[1])))
 
     def _search_total(self) -> int | None:
         key = self.current.key

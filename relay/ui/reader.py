@@ -16,17 +16,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relay.clock import Clock
-from relay.config import MaintenanceWindow
+from relay.config import MaintenanceWindow, WatchConfig
 from relay.errors import EnvironmentProblem
 from relay.status import snapshot
 from relay.store.models import FileRecord, Item
 from relay.store.outbox import Outbox
 from relay.store.queries import HistoryEntry
 from relay.store.schema import MIGRATIONS
+from relay.ui.file_reports import attention_text, ignored_rows, unseen, with_reasons
 
 log = logging.getLogger("relay.ui")
 
 Cursor = tuple[int, int]  # (segment, offset within it)
+UNSEEN_DEPTH = 1000
+UNSEEN_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class StoreReader:
         self.path = path
         self.windows = tuple(windows)
         self.clock = clock
+        self.files_seen_up_to = 0  # the newest ledger id a person has seen in the Files view
         self._box: Outbox | None = None
 
     def open(self) -> bool:
@@ -89,7 +93,31 @@ class StoreReader:
     # -- status -------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        return snapshot(self.box, self.windows, self.clock.now())
+        snap = snapshot(self.box, self.windows, self.clock.now())
+        files, newest = self._unseen_files()
+        snap["files_attention"] = attention_text(files) if files else None
+        snap["files_newest_id"] = newest
+        if snap.get("failed"):  # what the intake said of the newest rejected result, for the notice
+            newest_failed = self.box.list_items(state="failed", limit=1)
+            snap["failed_reason"] = newest_failed[0].last_error if newest_failed else None
+        return snap
+
+    def _unseen_files(self, depth: int = UNSEEN_DEPTH) -> tuple[list[FileRecord], int]:
+        """Files with rejections newer than the mark a person set by looking (newest first; only
+        the newest ``depth`` files are looked at, so a long unwatched ledger costs little)."""
+        mark = self.files_seen_up_to
+        found: list[FileRecord] = []
+        newest = mark
+        offset = 0
+        while offset < depth:
+            page = self.box.list_files(limit=UNSEEN_PAGE, offset=offset)
+            more, page_newest = unseen(page, mark)
+            found += more
+            newest = max(newest, page_newest)
+            if len(page) < UNSEEN_PAGE or page[-1].id <= mark:
+                break
+            offset += len(page)
+        return found, newest
 
     # -- single rows ----------------------------------------------------------------------------
 
@@ -159,21 +187,29 @@ class DuplicateSource:
 
 
 class FileSource:
+    """The file ledger, newest first, each with why its rows were rejected; the files the watcher
+    ignored (when the agent reports them) come first."""
+
     searchable = True
 
-    def __init__(self, reader: StoreReader, search: str | None = None) -> None:
+    def __init__(self, reader: StoreReader, search: str | None = None,
+                 watches: Sequence[WatchConfig] = ()) -> None:
         self.reader = reader
         self.search = search or None
+        self.watches = tuple(watches)
 
     def key(self, row: FileRecord) -> object:
         return row.id
 
     def page(self, cursor: Cursor, limit: int) -> Page:
-        rows = self.reader.box.list_files(limit=limit, offset=cursor[1], search=self.search)
-        return Page(rows, (0, cursor[1] + len(rows)), len(rows) == limit)
+        found = self.reader.box.list_files(limit=limit, offset=cursor[1], search=self.search)
+        rows: list[FileRecord] = [with_reasons(f, self.watches) for f in found]
+        if cursor[1] == 0:
+            rows = [*ignored_rows(self.reader.stats(), self.search), *rows]
+        return Page(rows, (0, cursor[1] + len(found)), len(found) == limit)
 
     def total(self) -> int | None:
         if self.search:
             return None  # the store counts files only as a whole
         s = self.reader.stats()
-        return int(s["files_processed"]) + int(s["files_rejected"])
+        return int(s["files_processed"]) + int(s["files_rejected"]) + len(ignored_rows(s))

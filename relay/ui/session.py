@@ -9,20 +9,21 @@ events, the status is read at most every ``MIN_REFRESH_S`` (longer when reading 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
 from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.errors import EnvironmentProblem, RelayError
 from relay.events import EventBus, SenderState
-from relay.paths import config_file
+from relay.paths import app_paths, config_file
 from relay.ui.bridge import Bridge
 from relay.ui.incidents import IncidentTracker, Notice
 from relay.ui.reader import StoreReader
@@ -81,8 +82,10 @@ class Session(QObject):
         self.worker = Worker(self)
         self.bridge = Bridge(self)
         self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
+        self.reader.files_seen_up_to = seen_files_mark(config.store.path)
         self.tracker = IncidentTracker()
         self.running = False
+        self._agent_up: AgentLike | None = None
         self.min_refresh_s = MIN_REFRESH_S
         self.stats: dict[str, Any] = {}
         self._sender: dict[str, Any] | None = None
@@ -114,6 +117,7 @@ class Session(QObject):
         self.bridge.attach(agent.events)  # before start: no event of the start-up is missed
         self.agent = agent
         agent.start()
+        self._agent_up = agent  # started, whether or not the GUI thread has heard yet
         sender = agent.stats().get("sender")
         return sender if isinstance(sender, dict) else None
 
@@ -141,11 +145,14 @@ class Session(QObject):
         # The window's read connection goes first: the agent's is then the last one open, and
         # closing it checkpoints the write-ahead log (a read-only connection cannot).
         self.reader.close()
-        if self.running and self.agent is not None:
+        # Also an agent whose start finished while the app was already stopping (a signal or Quit
+        # right after launch): its "started" never reached the GUI thread, but it runs.
+        if self.agent is not None and (self.running or self._agent_up is self.agent):
             try:
                 self.agent.stop()
             finally:
                 self.running = False
+                self._agent_up = None
 
     # -- status -------------------------------------------------------------------------------
 
@@ -200,6 +207,16 @@ class Session(QObject):
         self._sender = {"state": state.state, "reason": state.reason, "until": state.until}
         if self.stats:
             self._publish({k: v for k, v in self.stats.items() if k not in ("sender", "running", "no_intake")})
+
+    def mark_files_seen(self) -> None:
+        """A person has seen the Files view (or the notice about a rejected file): rejections up to
+        the newest file shown no longer turn the tray to "needs attention" (INTERFACE §3a)."""
+        newest = int(self.stats.get("files_newest_id") or 0)
+        if newest <= self.reader.files_seen_up_to:
+            return
+        self.reader.files_seen_up_to = newest
+        store_seen_files_mark(self.config.store.path, newest)
+        self.request_refresh()
 
     @property
     def quiet(self) -> bool:
@@ -323,6 +340,7 @@ class Session(QObject):
             old = self.reader
             self.worker.read(old.close)
             self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
+            self.reader.files_seen_up_to = seen_files_mark(config.store.path)
         else:
             self.reader.windows = tuple(config.maintenance)
 
@@ -336,6 +354,27 @@ def discard_message(chosen: int, discarded: Sequence[int]) -> str:
         text += (f" That is {chosen:,} selected and {extra:,} more that travelled in the same batch (sent before, "
                  "outcome unknown), which is set aside whole.")
     return text
+
+
+def _seen_store() -> QSettings:
+    return QSettings(str(app_paths().state_dir / "seen.ini"), QSettings.Format.IniFormat)
+
+
+def _seen_key(outbox: Path) -> str:
+    return "files_seen_up_to/" + hashlib.sha256(str(outbox).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def seen_files_mark(outbox: Path) -> int:
+    try:
+        return int(_seen_store().value(_seen_key(outbox), 0))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def store_seen_files_mark(outbox: Path, newest: int) -> None:
+    store = _seen_store()
+    store.setValue(_seen_key(outbox), newest)
+    store.sync()
 
 
 def _user() -> str:

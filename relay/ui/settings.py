@@ -45,6 +45,7 @@ from relay.ui.prompts import Prompts
 from relay.ui.session import Session
 from relay.ui.settings_destination import DestinationBox
 from relay.ui.toml_write import write_file
+from relay.ui.wrapping import WrappingLabel
 
 log = logging.getLogger("relay.ui")
 
@@ -70,8 +71,7 @@ def _list_box(title: str, listing: QWidget, buttons: tuple[QPushButton, ...], be
 
 
 def _error_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
+    label = WrappingLabel()
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setProperty("role", "error")
     label.hide()
@@ -132,9 +132,8 @@ class SettingsDialog(QDialog):
         self.token.setAccessibleName("Credential")
         self.errors: dict[str, QLabel] = {k: _error_label() for k in
                                           ("url", "client", "format", "auth", "batch_max_items", "token")}
-        self.token_note = QLabel("RELAY_TOKEN is set in the environment of this app; it is used instead of a "
-                                 "stored credential.")
-        self.token_note.setWordWrap(True)
+        self.token_note = WrappingLabel("RELAY_TOKEN is set in the environment of this app; it is used instead "
+                                        "of a stored credential.")
         self.token_note.setEnabled(False)
         self.token_note.setVisible(bool(os.environ.get("RELAY_TOKEN")))
         form = QFormLayout()
@@ -152,8 +151,7 @@ class SettingsDialog(QDialog):
             form.addRow(label, box)
         self.test_button = QPushButton("&Test connection")
         self.test_button.clicked.connect(self.test_connection)
-        self.test_result = QLabel()
-        self.test_result.setWordWrap(True)
+        self.test_result = WrappingLabel()
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -196,8 +194,7 @@ class SettingsDialog(QDialog):
                                 (add_window, remove_window), (hint, self.window_errors))
 
         self.general_errors = _error_label()
-        self.note = QLabel(f"Saved to {self.path}. Saving restarts sending with the new settings.")
-        self.note.setWordWrap(True)
+        self.note = WrappingLabel(f"Saved to {self.path}. Saving restarts sending with the new settings.")
         self.note.setEnabled(False)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)

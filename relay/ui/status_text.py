@@ -151,6 +151,8 @@ def conditions(stats: dict[str, Any], tz: tzinfo | None = None) -> list[tuple[st
             [f"{dead:,} not delivered in time"] if dead else [])
         verb = "needs" if failed + dead == 1 else "need"
         out.append((ATTENTION, f"{count(failed + dead, 'result')} {verb} a person: {', '.join(parts)}"))
+    if stats.get("files_attention"):  # rejected files or rows a person has not looked at yet
+        out.append((ATTENTION, str(stats["files_attention"])))
     if stats.get("no_intake") and stats.get("running", True):
         out.append((ATTENTION, "Not sending: no intake address is set (Settings)"))
     if not stats.get("running", True):

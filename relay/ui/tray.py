@@ -49,13 +49,16 @@ def system_tray_available() -> bool:
 class Tray(QObject):
     def __init__(self, session: Session, actions: AppActions, *, available: bool,
                  factory: TrayFactory | None = None, on_notice_without_tray: Callable[[Notice], None] | None = None,
-                 on_open: Callable[[], None] | None = None, parent: QObject | None = None) -> None:
+                 on_open: Callable[[], None] | None = None, on_files: Callable[[], None] | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.available = available
         self.kind = ""
         self._fallback = on_notice_without_tray
         self._on_open = on_open
+        self._on_files = on_files  # opens the Files view: a notice about files clicked
+        self.last_notice: Notice | None = None
         self.menu = QMenu()
         self.menu.addAction(actions.open_queue)
         self.menu.addSeparator()
@@ -71,8 +74,8 @@ class Tray(QObject):
             self.icon = (factory or QSystemTrayIcon)(self)
             self.icon.setContextMenu(self.menu)
             self.icon.activated.connect(self._activated)
-            if on_open is not None and hasattr(self.icon, "messageClicked"):
-                self.icon.messageClicked.connect(on_open)
+            if hasattr(self.icon, "messageClicked"):
+                self.icon.messageClicked.connect(self.message_clicked)
             self.show_look(words.look({"running": False}), "relay: starting")
             self.icon.show()
         session.statsChanged.connect(self.update_from)
@@ -82,6 +85,12 @@ class Tray(QObject):
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             if self._on_open is not None:
                 self._on_open()
+
+    def message_clicked(self) -> None:
+        if self._on_open is not None:
+            self._on_open()
+        if self.last_notice is not None and self.last_notice.key == "files" and self._on_files is not None:
+            self._on_files()  # seeing the files there is what clears "needs attention"
 
     def show_look(self, lk: words.Look, tip: str) -> None:
         self.kind = lk.kind
@@ -93,6 +102,7 @@ class Tray(QObject):
         self.show_look(words.look(stats), words.tooltip(stats))
 
     def notify(self, notice: Notice) -> None:
+        self.last_notice = notice
         supports = getattr(self.icon, "supportsMessages", None)
         if self.icon is None or (supports is not None and not supports()):
             if self._fallback is not None:

@@ -21,6 +21,7 @@ class ViewSpec:
     hidden: tuple[str, ...] = ()  # columns that say nothing in this view
     dot: str | None = None  # accent shown next to the count when it is not zero
     last_min: int = 260  # the last visible column (reason or receipt) keeps at least this width
+    widths: tuple[tuple[str, int], ...] = ()  # this view's own column widths, over WIDTHS
 
 
 VIEWS = (
@@ -34,7 +35,8 @@ VIEWS = (
              last_min=420),
     ViewSpec("sent", "Sent", "items", ("sent",), hidden=("state", "next", "reason")),
     ViewSpec("duplicates", "Duplicates skipped", "duplicates"),
-    ViewSpec("files", "Files", "files"),
+    # Why a file or its rows were rejected is what a person opens this view for: room for it.
+    ViewSpec("files", "Files", "files", widths=(("reason", 380), ("duplicates", 82))),
 )
 VIEW_DOTS = {"pending": "pending", "failed": "none", "dead": "none", "discarded": "discarded", "sent": "sent",
              "duplicates": "duplicate", "files": "duplicate"}
@@ -53,7 +55,9 @@ def view_total(spec: ViewSpec, stats: dict[str, Any]) -> int | None:
         return sum(int(stats.get(s, 0)) for s in spec.states)
     if spec.kind == "duplicates":
         return int(stats.get("duplicates", 0))
-    return int(stats.get("files_processed", 0)) + int(stats.get("files_rejected", 0))
+    ignored = stats.get("ignored_files")
+    return (int(stats.get("files_processed", 0)) + int(stats.get("files_rejected", 0))
+            + (len(ignored) if isinstance(ignored, list) else 0))
 
 
 def fit_columns(table: QTableView, model: PagedModel, last_min: int, now: float) -> None:

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -31,6 +31,16 @@ log = logging.getLogger("relay.ui")
 
 MESSAGE_MS = 12_000
 OUTBOX_LABEL_WIDTH = 320
+DEFAULT_SIZE = (1100, 650)
+
+
+def default_size() -> tuple[int, int]:
+    """1100x650, or less on a smaller screen (a 1024x768 laptop): the whole window on screen."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return DEFAULT_SIZE
+    room = screen.availableGeometry()
+    return min(DEFAULT_SIZE[0], room.width() - 24), min(DEFAULT_SIZE[1], room.height() - 48)
 
 
 class MainWindow(QMainWindow):
@@ -45,7 +55,7 @@ class MainWindow(QMainWindow):
         self.hide_on_close = hide_on_close  # with a tray icon, closing the window keeps relay running
         self.setWindowTitle("relay: results queue")
         self.setWindowIcon(look_icon("delivered"))
-        self.resize(1100, 650)
+        self.resize(*default_size())
 
         tb = QToolBar("Sending")
         tb.setObjectName("main-toolbar")

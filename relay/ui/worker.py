@@ -9,6 +9,10 @@ Two lanes, each one thread so that work in a lane happens in order:
 
 Callbacks always run on the GUI thread. An exception in a job goes to its ``on_error`` (or, by
 default, is logged with its traceback and reported through ``failed``).
+
+A worker thread never holds the last reference to a job: the GUI thread keeps each job until its
+callback has run, and the worker drops its own references before it hands the job back. So
+whatever a job's callbacks hold (widgets, models) is freed on the GUI thread, where Qt needs it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class Worker(QObject):
         self._actions = ThreadPoolExecutor(1, thread_name_prefix="relay-ui-action")
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._in_flight = 0
+        self._jobs: dict[int, _Job] = {}  # submitted and not yet delivered, by key (GUI thread owns them)
+        self._next_key = 0
         self._labels: list[str] = []
         self._closed = False
 
@@ -74,16 +80,25 @@ class Worker(QObject):
         if self._closed:
             return
         self._in_flight += 1
-        pool.submit(self._run, job)
+        self._next_key += 1
+        key = self._next_key
+        self._jobs[key] = job
+        pool.submit(self._run, key)
 
-    def _run(self, job: _Job) -> None:  # on a worker thread
+    def _run(self, key: int) -> None:  # on a worker thread
+        job: _Job | None = self._jobs[key]
+        assert job is not None
         try:
             job.result = job.fn()
         except BaseException as exc:  # handed to the GUI thread, where it is shown or logged
             job.error = exc
-        self._finished.emit(job)
+        job = None  # the GUI thread's reference is the last one
+        self._finished.emit(key)
 
-    def _deliver(self, job: _Job) -> None:  # on the GUI thread
+    def _deliver(self, key: int) -> None:  # on the GUI thread
+        job = self._jobs.pop(key, None)
+        if job is None:  # finished after shutdown() let go of it
+            return
         self._in_flight -= 1
         if job.label is not None:
             self._labels.remove(job.label)
@@ -112,3 +127,4 @@ class Worker(QObject):
         self._closed = True
         self._reads.shutdown(wait=True, cancel_futures=True)
         self._actions.shutdown(wait=True, cancel_futures=True)
+        self._jobs.clear()

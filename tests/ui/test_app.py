@@ -165,3 +165,33 @@ def test_the_real_agent_and_the_real_stub(qtbot, tmp_path, monkeypatch, prompts)
             settle(qtbot, app)
         finally:
             app.close()
+
+
+def test_a_screenshot_without_a_credential_does_not_leave_sending_paused(qtbot, lab, tmp_path):
+    """The screenshot's agent found no credential and the sender paused, as it must while it runs;
+    the picture taken, the outbox is left as it was: `relay status` does not say "paused"."""
+    from relay.status import PAUSED_BY, PAUSED_REASON
+
+    class NoCredential(FakeAgent):
+        def start(self):
+            super().start()
+            self.outbox.pause_by_intake("no intake credential is stored: run `relay token set` or set RELAY_TOKEN",
+                                        probe=True)
+
+    made = []
+
+    def factory(config):
+        made.append(NoCredential(config, lab.clock))
+        return made[-1]
+
+    assert main(lab.config, screenshot=str(tmp_path / "a.png"), agent_factory=factory) == 0
+    assert made and made[0].started == 1
+    with lab.box() as box:
+        assert box.get_control(PAUSED_BY) is None
+
+    # A pause that was there before the picture (a person's, or the intake's) stays.
+    with lab.box() as box:
+        box.set_control({PAUSED_BY: "person", PAUSED_REASON: "paused by Ana"})
+    assert main(lab.config, screenshot=str(tmp_path / "b.png"), agent_factory=factory) == 0
+    with lab.box() as box:
+        assert (box.get_control(PAUSED_BY), box.get_control(PAUSED_REASON)) == ("person", "paused by Ana")

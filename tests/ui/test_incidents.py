@@ -123,3 +123,31 @@ def test_dead_letters_notify_on_increase_not_at_start():
     assert t.observe(stats(T0, dead=9), T0 + 2) == []  # same incident until they are dealt with
     assert t.observe(stats(T0, dead=0), T0 + 3) == []
     assert titles(t.observe(stats(T0, dead=1), T0 + 4)) == ["1 result not delivered in time"]
+
+
+def test_the_rejection_notice_quotes_what_the_intake_said_of_the_items_not_of_the_request():
+    """The intake answered "4 of 8 items are invalid; nothing was stored" and relay then delivered
+    the other 4: the notice says why the items were rejected, not that nothing was stored."""
+    t = IncidentTracker(settle_s=5)
+    t.on_event(ItemsFailed(4, "4 of 8 items are invalid; nothing was stored", T0), T0)
+    notices = t.observe(stats(T0, failed=4, failed_reason="Patient_DOB: '19450231' is not a valid date"), T0 + 5)
+    assert titles(notices) == ["The intake rejected 4 results"]
+    assert "nothing was stored" not in notices[0].text
+    assert notices[0].text.startswith("Patient_DOB: '19450231' is not a valid date")
+
+
+def test_no_notice_about_rejected_results_a_person_already_discarded():
+    t = IncidentTracker(settle_s=5)
+    t.on_event(ItemsFailed(2, "bad", T0), T0)
+    assert t.observe(stats(T0, failed=2), T0 + 1) == []
+    assert t.observe(stats(T0, failed=0, discarded=2), T0 + 6) == []  # discarded within the settle time
+    assert "rejected" not in t.open_incidents
+
+
+def test_files_that_need_a_look_are_one_notice_until_seen():
+    t = IncidentTracker()
+    said = "results.xlsx.csv was rejected (see Files)"
+    assert titles(t.observe(stats(T0, files_attention=said), T0)) == ["Some files could not be used"]
+    assert t.observe(stats(T0, files_attention=said + "; 2 more"), T0 + 10) == []
+    assert t.observe(stats(T0, files_attention=None), T0 + 20) == []  # seen
+    assert titles(t.observe(stats(T0, files_attention=said), T0 + 30)) == ["Some files could not be used"]

@@ -107,3 +107,12 @@ def test_item_reasons_and_next_attempt():
     assert words.next_attempt("pending", T0, T0, UTC) == "now"
     assert words.next_attempt("pending", T0 + 300, T0, UTC) == "in 5 min (14:05)"
     assert words.next_attempt("failed", T0 + 300, T0, UTC) == ""
+
+
+def test_a_rejected_file_turns_the_tray_red_until_seen():
+    """Everything delivered, but a file was rejected whole: not green (INTERFACE §3a)."""
+    said = "results.xlsx.csv was rejected (see Files)"
+    lk = words.look(stats(files_attention=said))
+    assert (lk.kind, lk.headline) == (words.ATTENTION, said)
+    assert words.tooltip(stats(files_attention=said)).startswith(f"relay: {said}\n")
+    assert words.look(stats(files_attention=None)).kind == words.DELIVERED  # seen
