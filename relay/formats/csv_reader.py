@@ -29,13 +29,6 @@ from relay.formats.csv_records import (
     read_header,
     records,
 )
-from relay.formats.csv_report import (
-    RejectedRowsWriter,
-    error_name,
-    error_text,
-    rejected_rows_name,
-    write_rejected_rows,
-)
 from relay.formats.file_errors import FileChanged, FileRejected
 from relay.formats.text_probe import CHANGED_REASON, Probe, Text, probe
 from relay.hashing import RowCanonicalizer
@@ -44,18 +37,13 @@ __all__ = [
     "DEFAULT_TRACKING_COLUMNS",
     "FIELD_LIMIT",
     "MAX_COLUMNS",
-    "RejectedRowsWriter",
     "CsvFile",
     "FileChanged",
     "FileRejected",
     "Row",
     "RowReject",
-    "error_name",
-    "error_text",
     "open_csv",
     "parse_csv_bytes",
-    "rejected_rows_name",
-    "write_rejected_rows",
 ]
 
 DEFAULT_TRACKING_COLUMNS = ("Result_ID", "message_id", "specimen_id", "accession_number")

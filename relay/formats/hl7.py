@@ -24,9 +24,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from relay.store.models import NewItem
+from relay.items import ItemKind, NewItem
 
-KIND = "hl7"
+KIND: ItemKind = "hl7"
 _ENDS = re.compile(rb"[\r\n\x0b\x1c]+")  # segment ends and MLLP frame bytes (0x0B start, 0x1C end)
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 _ENVELOPE = (b"FHS", b"BHS", b"BTS", b"FTS")

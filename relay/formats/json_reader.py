@@ -22,7 +22,7 @@ from relay.errors import PermanentError
 from relay.formats.csv_reader import DEFAULT_TRACKING_COLUMNS
 from relay.formats.result_schema import by_names, field, kind_of, schema_problem, short
 from relay.hashing import RowCanonicalizer, canonical_json, json_hash
-from relay.store.models import NewItem
+from relay.items import NewItem
 
 __all__ = [
     "INTAKE_FORMATS",

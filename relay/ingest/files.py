@@ -15,21 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from relay.config import TranslateConfig
 from relay.errors import TransientError
-from relay.formats.csv_reader import (
-    CsvFile,
-    FileRejected,
-    RejectedRowsWriter,
-    RowReject,
-    error_name,
-    error_text,
-    open_csv,
-    rejected_rows_name,
-)
+from relay.formats.csv_reader import CsvFile, FileRejected, RowReject, open_csv
 from relay.ingest.hl7_files import ingest_hl7_file, is_hl7_file
+from relay.ingest.reports import RejectedRowsWriter, error_name, error_text, rejected_rows_name
 from relay.ingest.translate import ITEM_KIND as TRANSLATED_KIND
 from relay.ingest.translate import Refused, RowTranslation, translation_for
 from relay.store.models import FileRecord
-from relay.store.outbox import Outbox
+from relay.store.roles import ItemSink
 
 log = logging.getLogger("relay.ingest")
 
@@ -74,7 +66,7 @@ def write_error_report(report_dir: Path, name: str, reason: str) -> Path:
 
 
 def ingest_file(
-    outbox: Outbox,
+    outbox: ItemSink,
     path: Path,
     *,
     client: str,
@@ -111,7 +103,7 @@ def ingest_file(
         raise TransientError(f"{name}: cannot be read right now ({exc.strerror or exc})") from exc
 
 
-def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
+def _ingest(outbox: ItemSink, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
             report_name: str, tracking_column: str | None, translate: TranslateConfig | None = None) -> FileOutcome:
     data: CsvFile = open_csv(path, tracking_column=tracking_column)
     report = RejectedRowsWriter(report_dir / rejected_rows_name(report_name), data.header)

@@ -17,9 +17,9 @@ from relay.errors import ConfigError
 from relay.formats.elr import ElrSettings, ElrTranslator, NotTranslatable
 from relay.formats.json_reader import BodyRejected
 from relay.hashing import decode_values
-from relay.store.models import NewItem
+from relay.items import ItemKind, NewItem
 
-ITEM_KIND = "hl7"  # a translated row goes out as an HL7 item, in HL7 batches
+ITEM_KIND: ItemKind = "hl7"  # a translated row goes out as an HL7 item, in HL7 batches
 
 
 def elr_settings(config: TranslateConfig) -> ElrSettings:

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
-STATES = ("pending", "sending", "sent", "failed", "dead", "discarded")
-WAITING_FOR_A_PERSON = ("failed", "dead", "discarded")  # the states a retry takes back to pending
+from relay.items import ItemKind, NewItem
 
+__all__ = ["STATES", "WAITING_FOR_A_PERSON", "AddResult", "Batch", "BatchSpec", "Content", "FileRecord", "Item",
+           "ItemKind", "ItemState", "Member", "NewItem"]  # NewItem lives in relay.items; kept here for callers
 
-@dataclass(frozen=True, slots=True)
-class NewItem:
-    """An item about to enter the outbox.
-
-    ``columns`` is the row's column names for a tabular item (``payload`` is then a JSON array of
-    values in that order) or None for a JSON document (``payload`` is its JSON text).
-    """
-
-    content_hash: str
-    payload: str
-    tracking_id: str | None = None
-    columns: tuple[str, ...] | None = None
-    line: int | None = None
-    kind: str | None = None  # 'row' | 'json' | 'hl7'; None: 'row' with columns, else 'json'
-    wire: str | None = None  # the form sent on the wire when it differs from ``payload``
+ItemState = Literal["pending", "sending", "sent", "failed", "dead", "discarded"]
+STATES: tuple[ItemState, ...] = ("pending", "sending", "sent", "failed", "dead", "discarded")
+WAITING_FOR_A_PERSON: tuple[ItemState, ...] = ("failed", "dead", "discarded")  # what a retry takes back to pending
 
 
 @dataclass(slots=True)
@@ -32,7 +21,7 @@ class Item:
     costs ten times as much to build, and claims build hundreds per batch. Treat it as read-only."""
 
     id: int
-    state: str
+    state: ItemState
     source: str
     source_name: str | None
     line: int | None
@@ -51,7 +40,7 @@ class Item:
     updated_at: float
     sent_at: float | None
     forced: bool = False
-    kind: str = "row"  # 'row' | 'json' | 'hl7'
+    kind: ItemKind = "row"
 
 
 class Content(Protocol):
@@ -72,7 +61,7 @@ class Member:
     id: int
     columns: tuple[str, ...] | None
     payload: str | None
-    kind: str = "row"
+    kind: ItemKind = "row"
     wire: str | None = None  # sent instead of ``payload`` when set (e.g. a row translated to HL7)
 
 

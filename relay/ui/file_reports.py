@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.config import WatchConfig
-from relay.formats.csv_report import rejected_rows_name
+from relay.ingest.reports import rejected_rows_name
 from relay.store.models import FileRecord
 
 log = logging.getLogger("relay.ui")

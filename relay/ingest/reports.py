@@ -1,4 +1,6 @@
-"""What relay leaves beside a file it could not fully use: the rejected rows and the error text."""
+"""What relay leaves beside a file it could not fully use: the rejected rows and the error text.
+
+The formats only read; the files written beside an input are ingest's business."""
 
 from __future__ import annotations
 
@@ -6,10 +8,9 @@ import csv
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-if TYPE_CHECKING:
-    from relay.formats.csv_reader import RowReject
+from relay.formats.csv_reader import RowReject
 
 
 def rejected_rows_name(source_name: str) -> str:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import csv
 
-from relay.formats.csv_reader import (
-    RowReject,
-    error_name,
-    error_text,
-    open_csv,
-    rejected_rows_name,
-    write_rejected_rows,
-)
-
-from .support import read_all, write
+from relay.formats.csv_reader import RowReject, open_csv
+from relay.ingest.reports import error_name, error_text, rejected_rows_name, write_rejected_rows
+from tests.unit.formats.support import read_all, write
 
 
 def test_rejected_rows_file_opens_in_excel_and_keeps_the_fields(tmp_path):
