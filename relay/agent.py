@@ -26,13 +26,14 @@ from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
 from relay.instance import InstanceLock
-from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
+from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, Status, read_status
 from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
+from relay.store.query_view import QueryView
 
 log = logging.getLogger("relay")
 
-__all__ = ["Agent", "make_http_client", "run_foreground", "set_aside"]  # make_http_client: older callers
+__all__ = ["Agent", "make_http_client", "pause_recorded", "run_foreground", "set_aside", "undo_pause_made_by_run"]  # make_http_client: older callers
 
 
 class Agent:
@@ -121,7 +122,7 @@ class Agent:
         if self.config.listener.enabled:
             sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
-                                    status=self.stats, translate=self.config.translate))
+                                    status=self.status, translate=self.config.translate))
         if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)
             from relay.ingest.mllp import MllpListener
 
@@ -244,14 +245,15 @@ class Agent:
         if self.sender is not None:
             self.sender.credentials_changed()
 
-    def stats(self) -> dict[str, Any]:
-        snap = snapshot(self.box, self.config.maintenance, self.clock.now())
+    def status(self) -> Status:
+        status = read_status(self.box, self.config.maintenance, self.clock.now())
         with self._problems_lock:  # this process's own list, also when the outbox could not note it
-            snap["problems"] = list(self._problems.values())
-        if self.sender is not None:
-            st = self.sender.state
-            snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
-        return snap
+            problems = list(self._problems.values())
+        return status.with_agent(problems, self.sender.state if self.sender is not None else None)
+
+    def stats(self) -> dict[str, Any]:
+        """``status()`` as its JSON object (what /healthz and `relay status --json` print)."""
+        return self.status().to_json()
 
 
 def set_aside(path: Path, now: float) -> Path:
@@ -268,6 +270,37 @@ def set_aside(path: Path, now: float) -> Path:
             extra.rename(aside.with_name(aside.name + suffix))
     path.rename(aside)
     return aside
+
+
+PAUSE_KEYS = (PAUSED_BY, PAUSED_REASON, PAUSED_PROBE)
+
+
+def pause_recorded(outbox: Path) -> dict[str, str]:
+    """The pause keys an outbox holds, read while no agent may run on it (empty when there is no
+    outbox or it cannot be read). With ``undo_pause_made_by_run``: a screenshot of the desktop app
+    is a picture, not a run, and leaves the outbox as it found it."""
+    if not outbox.exists():
+        return {}
+    try:
+        with QueryView(outbox) as view:
+            return view.get_controls(PAUSE_KEYS)
+    except RelayError:
+        return {}
+
+
+def undo_pause_made_by_run(outbox: Path, before: dict[str, str]) -> None:
+    """When a run that was not paused before ended paused by the intake's refusal (or for want of a
+    credential), lift that pause again, so the next `relay status` does not say "sending is paused"
+    because of it. A person's pause is never touched. Call once the agent has stopped."""
+    if before.get(PAUSED_BY) is not None or not outbox.exists():
+        return
+    try:
+        with Outbox(outbox, check=False) as box:
+            if box.get_control(PAUSED_BY) == "intake":
+                box.set_control(dict.fromkeys(PAUSE_KEYS))
+                log.info("screenshot: the pause its own run made was lifted again")
+    except RelayError as exc:
+        log.warning("screenshot: could not lift the pause its run made: %s", exc)
 
 
 def run_foreground(config: Config) -> int:

@@ -104,7 +104,7 @@ def _outbox(config: Config, *, check: bool | str = False) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.status import snapshot
+    from relay.status import read_status, snapshot
 
     config = _config(args)
     if _no_outbox_yet(args, config):
@@ -118,28 +118,28 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(json.dumps({**snap, "outbox_exists": False, "outbox": str(empty)}, indent=2))
         return 0
     with _outbox(config) as outbox:
-        snap = snapshot(outbox, config.maintenance, SystemClock().now())
+        status = read_status(outbox, config.maintenance, SystemClock().now())
     if args.json:
-        print(json.dumps(snap, indent=2))
+        print(json.dumps(status.to_json(), indent=2))
         return 0
     print(f"relay {__version__} — outbox {shown(config.store.path)}")
     for state in STATES:
-        if state == "discarded" and not snap[state]:
+        if state == "discarded" and not status.count(state):
             continue  # only shown once a person has discarded something
         extra = ""
-        if state == "pending" and snap["oldest_pending_at"]:
-            extra = f"  (oldest since {snap['oldest_pending_at']})"
-        if state in ("failed", "dead") and snap[state]:
+        if state == "pending" and status.oldest_pending_at is not None:
+            extra = f"  (oldest since {iso(status.oldest_pending_at)})"
+        if state in ("failed", "dead") and status.count(state):
             extra = f"  <- need a person: relay list --state {state}"
-        print(f"  {state:<9} {snap[state]:>9,}{extra}")
-    print(f"  duplicates skipped {snap['duplicates']:,}; files processed {snap['files_processed']:,}, "
-          f"rejected {snap['files_rejected']:,}")
-    if snap["paused"]:
-        print(f"  sending is PAUSED: {shown(snap['paused_reason'])}")
-    elif snap["maintenance_until"]:
-        print(f"  waiting: intake maintenance until {snap['maintenance_until']}")
-    print(f"  last delivery: {snap['last_success_at'] or 'never'}")
-    for problem in snap["problems"]:
+        print(f"  {state:<9} {status.count(state):>9,}{extra}")
+    print(f"  duplicates skipped {status.duplicates:,}; files processed {status.files_processed:,}, "
+          f"rejected {status.files_rejected:,}")
+    if status.paused:
+        print(f"  sending is PAUSED: {shown(status.paused_reason)}")
+    elif status.maintenance_until is not None:
+        print(f"  waiting: intake maintenance until {iso(status.maintenance_until)}")
+    print(f"  last delivery: {iso(status.last_success_at) or 'never'}")
+    for problem in status.problems:
         print(f"  problem: {shown(problem)}")
     return 0
 

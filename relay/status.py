@@ -1,23 +1,96 @@
-"""The status object: what `relay status --json`, the listener's /healthz and the tray all show."""
+"""The status object: what `relay status --json`, the listener's /healthz and /metrics, the tray
+and the window all read.
+
+``Status`` is the typed value; ``Status.to_json()`` is the JSON object of INTERFACE §1 (a contract:
+its keys and values stay as they are). ``snapshot`` is the same JSON for callers that want a dict.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
 
 from relay.clock import iso
 from relay.config import MaintenanceWindow
 from relay.delivery.maintenance import maintenance_until
+from relay.events import SenderState
 from relay.store.control import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL
-from relay.store.models import STATES
-from relay.store.outbox import Outbox
+from relay.store.models import STATES, ItemState
+from relay.store.roles import OutboxQueries
 
 # The control keys are defined with the store (relay.store.control); named here too for older callers.
-__all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "snapshot"]
+__all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "PausedBy", "Status",
+           "read_status", "snapshot"]
+
+PausedBy = Literal["person", "intake"]
 
 
-def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Status:
+    """Counts, pause, maintenance and problems at one moment. Times are epoch seconds (None: none)."""
+
+    by_state: Mapping[ItemState, int]
+    duplicates: int
+    files_processed: int
+    files_rejected: int
+    paused_by: PausedBy | None
+    paused_reason: str | None
+    maintenance_until: float | None  # a maintenance window, else the intake's Retry-After
+    in_maintenance_window: bool
+    intake_unavailable_until: float | None
+    oldest_pending_at: float | None
+    last_success_at: float | None
+    problems: tuple[str, ...]
+    now: float
+    sender: SenderState | None = None  # only from a running agent
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys other parts add to the JSON
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_by is not None
+
+    def count(self, state: ItemState) -> int:
+        return self.by_state.get(state, 0)
+
+    def with_agent(self, problems: Sequence[str], sender: SenderState | None) -> Status:
+        """As a running agent sees it: its own problems list (also when the outbox could not note
+        it) and what its sender is doing."""
+        return replace(self, problems=tuple(problems), sender=sender)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of `relay status --json` and /healthz (INTERFACE §1), key for key."""
+        out: dict[str, Any] = {
+            **{state: self.count(state) for state in STATES},
+            "duplicates": self.duplicates,
+            "files_processed": self.files_processed,
+            "files_rejected": self.files_rejected,
+            "paused": self.paused,
+            "paused_by": self.paused_by,
+            "paused_reason": self.paused_reason,
+            "maintenance_until": iso(self.maintenance_until),
+            "in_maintenance_window": self.in_maintenance_window,
+            "intake_unavailable_until": iso(self.intake_unavailable_until),
+            "oldest_pending_at": iso(self.oldest_pending_at),
+            "last_success_at": iso(self.last_success_at),
+            "problems": list(self.problems),
+            "now": iso(self.now),
+            **self.extra,
+        }
+        if self.sender is not None:
+            out["sender"] = {"state": self.sender.state, "reason": self.sender.reason, "until": self.sender.until}
+        return out
+
+
+def _paused_by(value: str | None) -> PausedBy | None:
+    if value in ("person", "intake"):
+        return cast(PausedBy, value)
+    return None if value is None else "person"  # an unknown writer's pause still holds sending
+
+
+def read_status(outbox: OutboxQueries, windows: Sequence[MaintenanceWindow], now: float) -> Status:
+    """The status as the outbox and the maintenance windows say it now (one consistent read)."""
     counts = outbox.counts()
     control = counts.control
     window_until = until = maintenance_until(windows, now)
@@ -26,20 +99,24 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         unavailable = None
     if until is None and unavailable is not None:
         until = unavailable
-    paused_by = control.get(PAUSED_BY)
-    return {
-        **{state: counts.by_state[state] for state in STATES},
-        "duplicates": counts.duplicates,
-        "files_processed": counts.files_processed,
-        "files_rejected": counts.files_rejected,
-        "paused": paused_by is not None,
-        "paused_by": paused_by,
-        "paused_reason": control.get(PAUSED_REASON) if paused_by else None,
-        "maintenance_until": iso(until),
-        "in_maintenance_window": window_until is not None,
-        "intake_unavailable_until": iso(unavailable),
-        "oldest_pending_at": iso(counts.oldest_pending_at),
-        "last_success_at": iso(counts.last_success_at),
-        "problems": json.loads(control[PROBLEMS]) if control.get(PROBLEMS) else [],
-        "now": iso(now),
-    }
+    paused_by = _paused_by(control.get(PAUSED_BY))
+    return Status(
+        by_state={state: counts.by_state.get(state, 0) for state in STATES},
+        duplicates=counts.duplicates,
+        files_processed=counts.files_processed,
+        files_rejected=counts.files_rejected,
+        paused_by=paused_by,
+        paused_reason=control.get(PAUSED_REASON) if paused_by else None,
+        maintenance_until=until,
+        in_maintenance_window=window_until is not None,
+        intake_unavailable_until=unavailable,
+        oldest_pending_at=counts.oldest_pending_at,
+        last_success_at=counts.last_success_at,
+        problems=tuple(json.loads(control[PROBLEMS])) if control.get(PROBLEMS) else (),
+        now=now,
+    )
+
+
+def snapshot(outbox: OutboxQueries, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:
+    """``read_status(...).to_json()``: the status JSON as a dict."""
+    return read_status(outbox, windows, now).to_json()

@@ -29,7 +29,7 @@ from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, Send
 from relay.store.batches import BuildFailed
 from relay.store.control import CLOCK_FORWARD_AT, PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, SENDER_KEYS, UNAVAILABLE_UNTIL
 from relay.store.models import Batch
-from relay.store.outbox import Outbox
+from relay.store.roles import BatchLedger, ControlValues, LedgerAndControls
 
 if TYPE_CHECKING:
     import httpx
@@ -53,7 +53,7 @@ class Sender:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: LedgerAndControls,
         config: Config,
         *,
         clock: Clock,
@@ -68,7 +68,8 @@ class Sender:
             raise EnvironmentProblem(
                 f"{config.source or 'the configuration'}: intake.url is not set; relay does not know where to send"
             )
-        self.outbox = outbox
+        self.ledger: BatchLedger = outbox  # the sender's two roles of the outbox, nothing else
+        self.control: ControlValues = outbox
         self.config = config
         self.url = config.intake.url
         self.clock = clock
@@ -105,7 +106,7 @@ class Sender:
     # -- thread -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.outbox.reclaim_expired(now=float("inf"))  # leases left by a previous run that died
+        self.ledger.reclaim_expired(now=float("inf"))  # leases left by a previous run that died
         self._waits_from_a_clock_put_back(self.clock.now())
         for n in range(self.config.intake.max_in_flight):
             thread = threading.Thread(target=self._run, name=f"relay-sender-{n + 1}", daemon=True)
@@ -126,7 +127,7 @@ class Sender:
             for thread in self._threads:
                 thread.join(grace_s)
         self._threads.clear()
-        self.outbox.release_owner(self.owner, now=self.clock.now())
+        self.ledger.release_owner(self.owner, now=self.clock.now())
         if self._owns_destination:
             self.destination.close()
 
@@ -194,17 +195,17 @@ class Sender:
             return unavailable - now
         lease = f"{self.owner}/{uuid.uuid4().hex[:8]}"  # each claim its own lease: threads are told apart
         try:
-            batch = self.outbox.claim(now=now, lease_s=self.lease_s, owner=lease, limit=self.max_items,
+            batch = self.ledger.claim(now=now, lease_s=self.lease_s, owner=lease, limit=self.max_items,
                                       build=self.build)
         except BuildFailed as exc:
             wait = self.backoff(1)
             reason = f"relay could not build a batch of these results ({exc.reason}); tried again later"
             log.error("a batch of %d item(s) could not be built: %s", len(exc.item_ids), exc.reason)
-            self.outbox.defer_items(exc.item_ids, error=reason, next_at=now + wait, now=now)
+            self.ledger.defer_items(exc.item_ids, error=reason, next_at=now + wait, now=now)
             self._report_problem(reason)
             return 0.0
         if batch is None:
-            due = self.outbox.next_due_at()
+            due = self.ledger.next_due_at()
             if due is not None and due > now:
                 self._set_state("waiting", "retrying after an error", due)
                 return min(due - now, IDLE_POLL_S)
@@ -221,7 +222,7 @@ class Sender:
         """The destination's decision; anything it raises is recorded like an unknown outcome, so a
         batch is never left leased with no attempt and no reason."""
         try:
-            return self.destination.deliver(batch, lambda: self.outbox.tracking_ids(batch.item_ids))
+            return self.destination.deliver(batch, lambda: self.ledger.tracking_ids(batch.item_ids))
         except EnvironmentProblem as exc:  # this machine (no keyring, say): said as it is
             log.error("batch %d: cannot send: %s", batch.id, exc)
             reason = f"relay could not send this batch: {exc}; the same batch is retried"
@@ -250,11 +251,11 @@ class Sender:
         if wall_delta > mono_delta + CLOCK_JUMP_S:
             log.warning("the system clock went forward by %.0f s; no result is given up for its age until the "
                         "clock has run on normally for the expiry time", wall_delta - mono_delta)
-            self.outbox.set_control({CLOCK_FORWARD_AT: repr(now)})
+            self.control.set_control({CLOCK_FORWARD_AT: repr(now)})
         if wall_delta < mono_delta - CLOCK_JUMP_S:
             log.warning("the system clock went back by %.0f s; retry times reset", mono_delta - wall_delta)
-            self.outbox.make_due(now=now)
-            self.outbox.set_control({UNAVAILABLE_UNTIL: None})
+            self.ledger.make_due(now=now)
+            self.control.set_control({UNAVAILABLE_UNTIL: None})
             self._next_housekeeping = now
             if self._next_probe not in (0.0, float("inf")):
                 self._next_probe = now
@@ -263,17 +264,17 @@ class Sender:
         """At start: a previous run whose clock was ahead (since put back) left waits no run of
         relay sets (new items wait for nothing, a retry at most retry_max_s): they are due now."""
         d = self.config.delivery
-        n = self.outbox.make_future_due(now=now, items_after=now + CLOCK_JUMP_S,
+        n = self.ledger.make_future_due(now=now, items_after=now + CLOCK_JUMP_S,
                                         batches_after=now + d.retry_max_s + CLOCK_JUMP_S)
-        until = self.outbox.get_control(UNAVAILABLE_UNTIL)
+        until = self.control.get_control(UNAVAILABLE_UNTIL)
         if until is not None and float(until) > now + d.unavailable_max_s + CLOCK_JUMP_S:
-            self.outbox.set_control({UNAVAILABLE_UNTIL: None})
+            self.control.set_control({UNAVAILABLE_UNTIL: None})
             n += 1
         if n:
             log.warning("waiting times set by a clock that was ahead were reset (%d)", n)
 
     def _control(self) -> dict[str, str]:
-        return self.outbox.get_controls(SENDER_KEYS)
+        return self.control.get_controls(SENDER_KEYS)
 
     def _record(self, batch: Batch, decision: Decision, probing: bool) -> None:
         """Apply the intake's answer. If the outbox cannot take it now (disk full), keep it and apply
@@ -312,7 +313,7 @@ class Sender:
         if kind != "unavailable":
             self._unavailable_streak = 0
         if kind == "delivered":
-            self.outbox.complete(batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now)
+            self.ledger.complete(batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now)
             if probing or self._control().get(UNAVAILABLE_UNTIL):
                 self._resume(now)
             self._report_problem(None)
@@ -321,16 +322,16 @@ class Sender:
             self._unavailable_streak += 1
             wait = d.retry_after_s if d.retry_after_s is not None else self.backoff(self._unavailable_streak)
             wait = min(max(wait, 1.0), self.config.delivery.unavailable_max_s)
-            self.outbox.set_control({UNAVAILABLE_UNTIL: repr(now + wait)})
-            self.outbox.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
+            self.control.set_control({UNAVAILABLE_UNTIL: repr(now + wait)})
+            self.ledger.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
                                 now=now, count_attempt=False)
             self._set_state("waiting", d.message, now + wait)
         elif kind in ("unknown", "retry_later"):
             wait = self.backoff(batch.attempts + 1)
-            self.outbox.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
+            self.ledger.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
                                 now=now)
         elif kind == "reject_items":
-            failed, _ = self.outbox.reject_items(batch.id, owner=lease, failures=d.failures,
+            failed, _ = self.ledger.reject_items(batch.id, owner=lease, failures=d.failures,
                                                  status=d.status or 400, now=now, held=d.held,
                                                  receipt=d.receipt or "already at the intake")
             if d.held:
@@ -338,13 +339,13 @@ class Sender:
             if failed:
                 self.events.emit(ItemsFailed(len(failed), d.message, now))
         elif kind == "split" and n > 1:
-            self.outbox.split(batch.id, owner=lease, build=self.build, status=d.status, reason=d.message,
+            self.ledger.split(batch.id, owner=lease, build=self.build, status=d.status, reason=d.message,
                               now=now)
         elif kind in ("split", "fail_batch"):
-            failed = self.outbox.fail_batch(batch.id, owner=lease, reason=d.message, status=d.status, now=now)
+            failed = self.ledger.fail_batch(batch.id, owner=lease, reason=d.message, status=d.status, now=now)
             self.events.emit(ItemsFailed(len(failed), d.message, now))
         elif kind == "pause":
-            self.outbox.release(batch.id, owner=lease, now=now)
+            self.ledger.release(batch.id, owner=lease, now=now)
             self._pause_by_intake(now, d.message, probe=d.pause_probe)
         else:  # pragma: no cover - decide() returns only the kinds above
             raise AssertionError(f"unknown decision {kind}")
@@ -353,7 +354,7 @@ class Sender:
 
     def _pause_by_intake(self, now: float, reason: str, *, probe: bool = True) -> None:
         self._next_probe = now + self.config.delivery.probe_interval_s if probe else float("inf")
-        if self.outbox.pause_by_intake(reason, probe=probe):
+        if self.control.pause_by_intake(reason, probe=probe):
             log.warning("sending paused: %s", reason)
             self.events.emit(Paused("intake", reason, now))
         self._set_state("paused", reason, self._next_probe if probe else None)
@@ -362,7 +363,7 @@ class Sender:
         """After a delivery (or at start): lift the intake's pause and a Retry-After that has passed;
         a person's pause, or a Retry-After another answer just set, stays."""
         self._next_probe = 0.0
-        if self.outbox.clear_intake_pause(now=now):
+        if self.control.clear_intake_pause(now=now):
             log.info("sending resumed")
             self.events.emit(Resumed(now))
 
@@ -386,11 +387,11 @@ class Sender:
 
     def housekeeping(self, now: float) -> None:
         d = self.config.delivery
-        self.outbox.reclaim_expired(now=now)
+        self.ledger.reclaim_expired(now=now)
         # Ages measured across a forward jump of the clock are wrong (a machine that booted in 2000
         # and was put right): nothing is given up for its age until they are right again.
-        jumped = float(self.outbox.get_control(CLOCK_FORWARD_AT) or "-inf")
+        jumped = float(self.control.get_control(CLOCK_FORWARD_AT) or "-inf")
         if not 0 <= now - jumped < d.expire_after_days * DAY:
-            self.outbox.expire(now=now, after_days=d.expire_after_days)
-        self.outbox.purge(now=now, retention_days=d.retention_days)
+            self.ledger.expire(now=now, after_days=d.expire_after_days)
+        self.ledger.purge(now=now, retention_days=d.retention_days)
         self._next_housekeeping = now + HOUSEKEEPING_S

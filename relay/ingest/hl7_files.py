@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING
 
 from relay.formats.file_errors import FileRejected
 from relay.formats.hl7 import Hl7Reader, Hl7Reject, looks_like_hl7
-from relay.store.outbox import Outbox
+from relay.store.roles import ItemSink
 
 if TYPE_CHECKING:
     from relay.ingest.files import FileOutcome
@@ -100,7 +100,7 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
     return iter(lambda: fh.read(CHUNK), b"")
 
 
-def ingest_hl7_file(outbox: Outbox, path: Path, *, name: str, client: str, source: str, now: float,
+def ingest_hl7_file(outbox: ItemSink, path: Path, *, name: str, client: str, source: str, now: float,
                     report_dir: Path, report_name: str) -> FileOutcome:
     """Read an HL7 file through one handle (hashed, then read) into the outbox."""
     from relay.ingest.files import FileOutcome

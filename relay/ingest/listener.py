@@ -15,7 +15,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import uvicorn
 
@@ -25,7 +24,8 @@ from relay.errors import EnvironmentProblem
 from relay.formats.json_reader import INTAKE_FORMATS
 from relay.ingest.listener_app import Context, build_app
 from relay.ingest.listener_commit import GroupCommitter
-from relay.store.outbox import Outbox
+from relay.status import Status
+from relay.store.roles import SinkAndQueries
 
 log = logging.getLogger("relay.ingest")
 
@@ -92,15 +92,15 @@ def is_loopback(address: str) -> bool:
 class Listener:
     """HTTP on ``config.host:config.port``; items go into ``outbox`` from source "listener"."""
 
-    def __init__(self, outbox: Outbox, config: ListenerConfig, *, intake_format: str, client: str,
-                 clock: Clock, notify: Callable[[], None], status: Callable[[], dict[str, Any]],
+    def __init__(self, outbox: SinkAndQueries, config: ListenerConfig, *, intake_format: str, client: str,
+                 clock: Clock, notify: Callable[[], None], status: Callable[[], Status],
                  tracking_column: str | None = None, translate: TranslateConfig | None = None) -> None:
         if intake_format not in INTAKE_FORMATS:
             raise ValueError(f"unknown intake format {intake_format!r}; one of {', '.join(INTAKE_FORMATS)}")
         self.config = config
         self._committer = GroupCommitter(outbox, client=client, clock=clock, notify=notify)
         self._stopping = threading.Event()
-        self._context = Context(outbox=outbox, committer=self._committer, intake_format=intake_format,
+        self._context = Context(queries=outbox, committer=self._committer, intake_format=intake_format,
                                 max_body_bytes=config.max_body_bytes, status=status, stopping=self._stopping,
                                 tracking_column=tracking_column, translate=translate, now=clock.now)
         self._sock: socket.socket | None = None

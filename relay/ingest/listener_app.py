@@ -30,14 +30,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from relay.clock import iso
 from relay.config import TranslateConfig
 from relay.errors import EnvironmentProblem
-from relay.formats.csv_reader import FileRejected, Row, parse_csv_bytes
-from relay.formats.file_errors import FileChanged
-from relay.formats.hl7 import hl7_body_items
-from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
+from relay.formats.json_reader import BodyRejected
+from relay.formats.reader import read_body, reader_for
 from relay.ingest.listener_commit import GroupCommitter
 from relay.ingest.translate import translate_items
+from relay.status import Status
 from relay.store.models import AddResult, Item, NewItem
-from relay.store.outbox import Outbox
+from relay.store.roles import OutboxQueries
 
 log = logging.getLogger("relay.ingest")
 
@@ -62,11 +61,11 @@ _ID = re.compile(r"[0-9]+")
 class Context:
     """What the endpoints work with."""
 
-    outbox: Outbox
+    queries: OutboxQueries  # GET /items/{id} reads; items go in through the committer (an item sink)
     committer: GroupCommitter
     intake_format: str
     max_body_bytes: int
-    status: Callable[[], dict[str, Any]]
+    status: Callable[[], Status]  # /healthz answers its JSON
     stopping: threading.Event
     tracking_column: str | None = None
     translate: TranslateConfig | None = None  # CSV rows and flat records become ELR messages (§10)
@@ -135,38 +134,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
-    file = parse_csv_bytes(data, tracking_column, source_name="request body")
-    items: list[NewItem] = []
-    rejects: list[str] = []
-    for row in file:
-        if isinstance(row, Row):
-            if len(items) == MAX_ITEMS:
-                raise BodyRejected(f"the body holds more than {MAX_ITEMS:,} rows, more than one request may "
-                                   "carry; send them in smaller requests")
-            items.append(NewItem(content_hash=row.content_hash, payload=row.canonical,
-                                 tracking_id=row.tracking_id, columns=file.canonical_columns, line=row.line))
-        else:
-            rejects.append(row.reason)
-    if rejects:
-        shown = "; ".join(rejects[:10]) + ("; ..." if len(rejects) > 10 else "")
-        rows = "1 row" if len(rejects) == 1 else f"{len(rejects):,} rows"
-        raise BodyRejected(f"{rows} could not be used, so nothing was stored: {shown}")
-    return items
-
-
 def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
-    """Items from a body; raises BodyRejected with plain words."""
-    try:
-        if kind == "json":
-            return read_json(data, intake_format=intake_format, tracking_column=tracking_column)
-        if kind == "ndjson":
-            return read_ndjson(data, intake_format=intake_format, tracking_column=tracking_column)
-        if kind == "hl7":
-            return hl7_body_items(data)
-        return _csv_items(data, tracking_column)
-    except (FileRejected, FileChanged) as exc:
-        raise BodyRejected(exc.reason) from exc
+    """Items from a body (through the reader seam); raises BodyRejected with plain words."""
+    return read_body(reader_for(kind, intake_format=intake_format, tracking_column=tracking_column), data)
 
 
 def _items_of(data: bytes, kind: str, intake_format: str, tracking_column: str | None,
@@ -276,7 +246,7 @@ async def _load(ctx: Context, item_id: int) -> Item:
         raise _Refused(404, f"there is no item {item_id}")
     try:
         # The store's lock may be held through a commit's fsync: wait for it off the event loop.
-        item = await run_in_threadpool(ctx.outbox.get_item, item_id)
+        item = await run_in_threadpool(ctx.queries.get_item, item_id)
     except EnvironmentProblem as exc:
         raise _Refused(503, f"relay cannot read the outbox right now ({exc})",
                        {"Retry-After": str(RETRY_AFTER_S)}) from exc
@@ -288,7 +258,7 @@ async def _load(ctx: Context, item_id: int) -> Item:
 async def healthz(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
-        return JSONResponse(await run_in_threadpool(ctx.status))
+        return JSONResponse((await run_in_threadpool(ctx.status)).to_json())
     except EnvironmentProblem as exc:
         return error(503, f"relay cannot read the outbox right now ({exc})", {"Retry-After": str(RETRY_AFTER_S)})
 

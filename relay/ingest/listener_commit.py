@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from relay.clock import Clock
 from relay.errors import EnvironmentProblem, RelayError
 from relay.store.models import AddResult, NewItem
-from relay.store.outbox import Outbox
+from relay.store.roles import ItemSink
 
 log = logging.getLogger("relay.ingest")
 
@@ -39,7 +39,7 @@ _STOP = object()
 class GroupCommitter:
     """Stores requests' items durably, sharing transactions between requests that wait together."""
 
-    def __init__(self, outbox: Outbox, *, client: str, clock: Clock, notify: Callable[[], None],
+    def __init__(self, outbox: ItemSink, *, client: str, clock: Clock, notify: Callable[[], None],
                  source: str = SOURCE) -> None:
         self._outbox = outbox
         self._source = source

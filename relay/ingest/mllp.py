@@ -30,7 +30,7 @@ from relay.formats.hl7 import Header, Hl7Item, Hl7Reject, read_hl7_bytes
 from relay.formats.hl7_ack import AA, AE, AR, ack
 from relay.ingest.listener import bind_socket, is_loopback
 from relay.ingest.listener_commit import GroupCommitter
-from relay.store.outbox import Outbox
+from relay.store.roles import ItemSink
 
 log = logging.getLogger("relay.ingest")
 
@@ -45,7 +45,7 @@ RECV = 256 * 1024
 class MllpListener:
     """Listens on ``config.host:config.port``; items go into ``outbox`` from source "mllp"."""
 
-    def __init__(self, outbox: Outbox, config: MllpConfig, *, client: str, clock: Clock,
+    def __init__(self, outbox: ItemSink, config: MllpConfig, *, client: str, clock: Clock,
                  notify: Callable[[], None]) -> None:
         self.config = config
         self.client = config.client or client

@@ -29,7 +29,7 @@ from relay.config import TranslateConfig, WatchConfig
 from relay.errors import EnvironmentProblem, TransientError
 from relay.ingest.files import FileOutcome, ingest_file
 from relay.ingest.folders import move_unique, unique_name
-from relay.store.outbox import Outbox
+from relay.store.roles import ItemSink
 
 log = logging.getLogger("relay.ingest")
 
@@ -73,7 +73,7 @@ class FolderWatcher:
     def __init__(
         self,
         watch: WatchConfig,
-        outbox: Outbox,
+        outbox: ItemSink,
         *,
         client: str,
         clock: Clock,

@@ -10,15 +10,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from itertools import chain
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from relay.errors import IllegalTransition
 from relay.store.models import FileRecord
-
-if TYPE_CHECKING:
-    from relay.store.outbox import Outbox
 
 CHUNK = 1000  # rows of a file checked for duplicates and written together (one statement a table)
 CHUNK_CHARS = 16 * 1024 * 1024  # ...or fewer rows when they are this large together (memory stays bounded)
@@ -44,13 +42,29 @@ INSERT_DUPLICATE = (
 )
 
 
+class TransactionHost(Protocol):
+    """What a file transaction needs of the store that opens it (``Outbox``): its write transaction
+    (which keeps the column-set cache true), the file ledger, column sets and the duplicate check.
+    Named here so this module does not import the outbox (which imports it)."""
+
+    dedupe_window_s: float
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def _ledger_entry(self, conn: sqlite3.Connection, file_hash: str, name: str) -> FileRecord | None: ...
+
+    def _column_set_id(self, conn: sqlite3.Connection, columns: tuple[str, ...]) -> int: ...
+
+    def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]: ...
+
+
 class FileTransaction:
     """All of one file's rows in one transaction: ``with outbox.file_transaction(...) as tx``.
 
     Leaving the block normally commits durably; an exception rolls everything back.
     """
 
-    def __init__(self, outbox: Outbox, *, name: str, path: str | None, file_hash: str, size: int, source: str,
+    def __init__(self, outbox: TransactionHost, *, name: str, path: str | None, file_hash: str, size: int, source: str,
                  client: str, columns: tuple[str, ...] | None, now: float, kind: str = "row") -> None:
         self._outbox = outbox
         self._meta = (name, path, file_hash, size, source)

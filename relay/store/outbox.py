@@ -35,7 +35,10 @@ DAY = 86_400.0
 
 
 class Outbox(BatchTransitions, Queries):
-    """The durable outbox. Thread-safe; one instance per process and database file."""
+    """The durable outbox. Thread-safe; one instance per process and database file.
+
+    It plays every role of ``relay.store.roles`` (item sink, batch ledger, person actions, control
+    values, queries); callers are given only the role they use. ``QueryView`` is the read-only one."""
 
     def __init__(
         self,
@@ -96,17 +99,6 @@ class Outbox(BatchTransitions, Queries):
                 raise
             self._column_sets.update(self._new_column_sets)
             self._new_column_sets.clear()
-
-    def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None:
-        if column_set_id is None:
-            return None
-        cols = self._columns_by_id.get(column_set_id)
-        if cols is None:
-            with self.db.lock:
-                row = self.db.conn.execute("SELECT columns FROM column_sets WHERE id = ?", (column_set_id,)).fetchone()
-            cols = tuple(json.loads(row[0]))
-            self._columns_by_id[column_set_id] = cols
-        return cols
 
     # -- adding items -----------------------------------------------------------------------
 
@@ -341,17 +333,7 @@ class Outbox(BatchTransitions, Queries):
 
     # -- control values (pause, last success, ...) --------------------------------------------
 
-    def get_control(self, key: str) -> str | None:
-        with self.db.lock:
-            row = self.db.conn.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def get_controls(self, keys: Sequence[str]) -> dict[str, str]:
-        """Several control values in one read (absent keys are left out)."""
-        with self.db.lock:
-            rows = self.db.conn.execute(
-                f"SELECT key, value FROM control WHERE key IN ({','.join('?' * len(keys))})", list(keys)).fetchall()
-        return dict(rows)
+    # get_control / get_controls are reads: see ``Queries``.
 
     def set_control(self, values: dict[str, str | None]) -> None:
         with self.db.transaction() as conn:

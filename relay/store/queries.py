@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from relay.store.db import Database
-from relay.store.models import STATES, FileRecord, Item
+from relay.store.models import STATES, FileRecord, Item, ItemState
 
 
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
@@ -17,7 +18,7 @@ WIRE_OF_ITEM = "(SELECT wire FROM payloads WHERE item_id = items.id)"
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    by_state: dict[str, int]
+    by_state: dict[ItemState, int]
     duplicates: int
     files_processed: int
     files_rejected: int
@@ -35,7 +36,11 @@ class HistoryEntry:
 
 
 class Queries:
+    """The read-only questions (``relay.store.roles.OutboxQueries``); a base of ``Outbox`` and of
+    ``QueryView``, so both answer them the same way."""
+
     db: Database
+    _columns_by_id: dict[int, tuple[str, ...]]
 
     ITEM_COLUMNS = (
         "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
@@ -47,8 +52,33 @@ class Queries:
         "moved_to, created_at"
     )
 
-    if TYPE_CHECKING:  # provided by Outbox
-        def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None: ...
+    def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None:
+        if column_set_id is None:
+            return None
+        cols = self._columns_by_id.get(column_set_id)
+        if cols is None:
+            with self.db.lock:
+                row = self.db.conn.execute("SELECT columns FROM column_sets WHERE id = ?", (column_set_id,)).fetchone()
+            cols = tuple(json.loads(row[0]))
+            self._columns_by_id[column_set_id] = cols
+        return cols
+
+    def get_control(self, key: str) -> str | None:
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def get_controls(self, keys: Sequence[str]) -> dict[str, str]:
+        """Several control values in one read (absent keys are left out)."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                f"SELECT key, value FROM control WHERE key IN ({','.join('?' * len(keys))})", list(keys)).fetchall()
+        return dict(rows)
+
+    def schema_version(self) -> int:
+        """The outbox's schema version (``PRAGMA user_version``)."""
+        with self.db.lock:
+            return int(self.db.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _item(self, row: Sequence[Any]) -> Item:
         return Item(

@@ -19,10 +19,8 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from relay.clock import Clock
+from relay.agent import pause_recorded, undo_pause_made_by_run
 from relay.config import Config
-from relay.errors import RelayError
-from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON
-from relay.store.outbox import Outbox
 from relay.ui import collector
 from relay.ui.actions import AppActions
 from relay.ui.display_check import xcb_problem
@@ -194,38 +192,10 @@ def main(config: Config, screenshot: str | None = None, *, agent_factory: AgentF
     return code or app.exit_code
 
 
-PAUSE_KEYS = (PAUSED_BY, PAUSED_REASON, PAUSED_PROBE)
-
-
-def _pause_of(outbox: Path) -> dict[str, str]:
-    if not outbox.exists():
-        return {}
-    try:
-        with Outbox(outbox, readonly=True, check=False) as box:
-            return box.get_controls(PAUSE_KEYS)
-    except RelayError:
-        return {}
-
-
-def _undo_pause_made_by(outbox: Path, before: dict[str, str]) -> None:
-    """A screenshot is a picture, not a run: when its agent was paused by the intake's refusal (or
-    for want of a credential, as on a machine that only takes pictures), the outbox is left as it
-    was, not saying "sending is paused" to the next `relay status`."""
-    if before.get(PAUSED_BY) is not None or not outbox.exists():
-        return
-    try:
-        with Outbox(outbox, check=False) as box:
-            if box.get_control(PAUSED_BY) == "intake":
-                box.set_control(dict.fromkeys(PAUSE_KEYS))
-                log.info("screenshot: the pause its own run made was lifted again")
-    except RelayError as exc:
-        log.warning("screenshot: could not lift the pause its run made: %s", exc)
-
-
 def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts: Prompts | None,
                 view: str | None, started: float) -> int:
     app = RelayApp(config, agent_factory=agent_factory, tray_available=False, prompts=prompts)
-    pause_before = _pause_of(config.store.path)
+    pause_before = pause_recorded(config.store.path)
     try:
         window = app.window
         window.resize(*SCREENSHOT_SIZE)
@@ -268,4 +238,4 @@ def _screenshot(config: Config, path: Path, agent_factory: AgentFactory, prompts
         return 0
     finally:
         app.close()
-        _undo_pause_made_by(config.store.path, pause_before)
+        undo_pause_made_by_run(config.store.path, pause_before)

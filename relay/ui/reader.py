@@ -1,7 +1,7 @@
 """What the window reads, on a database connection of its own.
 
 The window's questions (pages of a million rows, searches that scan, the status counts) run on a
-read-only connection to the outbox, so they never hold the agent's connection while it writes,
+read-only connection to the outbox (a ``QueryView``: the queries and no write method), so they never hold the agent's connection while it writes,
 and the window can show the queue while the agent is still starting (its integrity check of a
 large outbox takes seconds). The queries are the store's own (``relay.store.queries``). Called
 from the worker's threads (the connection is serialised by the store's lock).
@@ -18,10 +18,11 @@ from typing import Any, Protocol
 from relay.clock import Clock
 from relay.config import MaintenanceWindow, WatchConfig
 from relay.errors import EnvironmentProblem
-from relay.status import snapshot
-from relay.store.models import FileRecord, Item
-from relay.store.outbox import Outbox
+from relay.status import Status, read_status
+from relay.store.models import FileRecord, Item, ItemState
 from relay.store.queries import HistoryEntry
+from relay.store.query_view import QueryView
+from relay.store.roles import OutboxQueries
 from relay.store.schema import MIGRATIONS
 from relay.ui.file_reports import attention_text, ignored_rows, unseen, with_reasons
 
@@ -57,7 +58,7 @@ class StoreReader:
         self.windows = tuple(windows)
         self.clock = clock
         self.files_seen_up_to = 0  # the newest ledger id a person has seen in the Files view
-        self._box: Outbox | None = None
+        self._box: OutboxQueries | None = None
 
     def open(self) -> bool:
         """Open the read connection; False when the outbox is not there yet or is an older schema
@@ -67,19 +68,18 @@ class StoreReader:
         if not self.path.exists():
             return False
         try:
-            box = Outbox(self.path, readonly=True, check=False)
+            box = QueryView(self.path)  # the queries only: the window writes through the agent
         except EnvironmentProblem as exc:
             log.info("window reads wait for the agent: %s", exc)
             return False
-        version = box.db.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version != MIGRATIONS[-1][0]:
+        if box.schema_version() != MIGRATIONS[-1][0]:
             box.close()
             return False
         self._box = box
         return True
 
     @property
-    def box(self) -> Outbox:
+    def box(self) -> OutboxQueries:
         if self._box is None and not self.open():
             raise EnvironmentProblem(f"the outbox at {self.path} cannot be read yet")
         assert self._box is not None
@@ -92,8 +92,13 @@ class StoreReader:
 
     # -- status -------------------------------------------------------------------------------
 
+    def status(self) -> Status:
+        return read_status(self.box, self.windows, self.clock.now())
+
     def stats(self) -> dict[str, Any]:
-        snap = snapshot(self.box, self.windows, self.clock.now())
+        """The status JSON (``Status.to_json``) and what the window adds: files a person has not
+        seen, and why the newest failed item failed."""
+        snap = self.status().to_json()
         files, newest = self._unseen_files()
         snap["files_attention"] = attention_text(files) if files else None
         snap["files_newest_id"] = newest
@@ -142,7 +147,7 @@ class ItemSource:
 
     searchable = True
 
-    def __init__(self, reader: StoreReader, states: Sequence[str | None], search: str | None = None) -> None:
+    def __init__(self, reader: StoreReader, states: Sequence[ItemState | None], search: str | None = None) -> None:
         self.reader = reader
         self.states = tuple(states)
         self.search = search or None

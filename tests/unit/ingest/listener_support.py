@@ -15,7 +15,7 @@ import httpx
 from relay.clock import FakeClock
 from relay.config import ListenerConfig
 from relay.ingest.listener import Listener
-from relay.status import snapshot
+from relay.status import read_status
 from relay.store.outbox import Outbox
 
 
@@ -54,7 +54,7 @@ def running(path: Path, *, outbox: Outbox | None = None, intake_format: str = "c
     notified: list[float] = []
     listener = Listener(box, config(**overrides), intake_format=intake_format, client=client, clock=clock,
                         notify=lambda: notified.append(clock.now()),
-                        status=lambda: snapshot(box, (), clock.now()))
+                        status=lambda: read_status(box, (), clock.now()))
     listener.start()
     try:
         with httpx.Client(base_url=listener.url, timeout=30) as http:

@@ -16,7 +16,7 @@ from relay.errors import EnvironmentProblem
 from relay.hashing import decode_values, row_hash
 from relay.ingest.listener import Listener, is_loopback
 from relay.store.outbox import Outbox
-from relay.status import snapshot
+from relay.status import read_status, snapshot
 from tests.helpers.builders import csv_build
 from tests.unit.ingest.listener_support import config, running, wait_until
 
@@ -345,7 +345,7 @@ def test_a_port_in_use_is_a_plain_error(tmp_path):
         port = taken.getsockname()[1]
         box = Outbox(tmp_path / "o.db")
         listener = Listener(box, config(port=port), intake_format="csv", client="c", clock=FakeClock(),
-                            notify=lambda: None, status=dict)
+                            notify=lambda: None, status=lambda: read_status(box, (), 0.0))
         with pytest.raises(EnvironmentProblem, match=f"port {port} on 127.0.0.1 is already in use"):
             listener.start()
         box.close()

@@ -15,7 +15,7 @@ from relay.clock import FakeClock
 from relay.config import TranslateConfig
 from relay.ingest.listener import Listener
 from relay.samples import SIMPLE_REPORT_COLUMNS, simple_report_rows
-from relay.status import snapshot
+from relay.status import read_status
 from relay.store.outbox import Outbox
 from tests.unit.ingest.listener_support import config
 
@@ -28,7 +28,7 @@ def listening(tmp_path, translate, intake_format="hl7"):
     box = Outbox(tmp_path / "outbox.db")
     clock = FakeClock(T0)
     listener = Listener(box, config(), intake_format=intake_format, client="lab.one", clock=clock,
-                        notify=lambda: None, status=lambda: snapshot(box, (), clock.now()), translate=translate)
+                        notify=lambda: None, status=lambda: read_status(box, (), clock.now()), translate=translate)
     listener.start()
     try:
         with httpx.Client(base_url=listener.url, timeout=30) as http:
