@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 ALL_DUPLICATES = "all items in this submission are duplicates"
 ITEM_IS_A_DUPLICATE = "item is a duplicate."  # ReportStream's item-scope message for a row it already holds
@@ -15,9 +15,16 @@ ALREADY_HELD = "already at the intake"  # the receipt note of such an item
 MAX_MESSAGE = 500  # an intake's message quoted in a reason
 
 
+DecisionKind = Literal["delivered", "unavailable", "unknown", "reject_items", "split", "fail_batch", "pause",
+                      "retry_later"]
+DECISION_KINDS: tuple[DecisionKind, ...] = get_args(DecisionKind)
+
+
 @dataclass(frozen=True)
 class Decision:
-    kind: str  # delivered | unavailable | unknown | reject_items | split | fail_batch | pause | retry_later
+    """What a destination made of one delivery attempt; the sender's policy acts on ``kind``."""
+
+    kind: DecisionKind
     status: int | None
     message: str
     receipt: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 
 from relay.events import (
     CountsChanged,
@@ -26,7 +26,7 @@ from relay.events import (
 
 
 class Bridge(QObject):
-    event = Signal(object)  # every event, after the specific signal below
+    anyEvent = Signal(object)  # every event, after the specific signal below (not "event": QObject.event())
     delivered = Signal(object)
     itemsFailed = Signal(object)
     senderState = Signal(object)
@@ -40,7 +40,7 @@ class Bridge(QObject):
         super().__init__(parent)
         self._unsubscribe: Callable[[], None] | None = None
         self._incoming.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
-        self._by_type: dict[type, Signal] = {
+        self._by_type: dict[type, SignalInstance] = {
             Delivered: self.delivered, ItemsFailed: self.itemsFailed, SenderState: self.senderState,
             Paused: self.paused, Resumed: self.resumed, CountsChanged: self.countsChanged, Problem: self.problem,
         }
@@ -62,4 +62,4 @@ class Bridge(QObject):
         signal = self._by_type.get(type(event))
         if signal is not None:
             signal.emit(event)
-        self.event.emit(event)
+        self.anyEvent.emit(event)

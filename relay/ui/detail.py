@@ -7,6 +7,7 @@ when a row is selected and dropped when the selection goes.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -65,7 +66,7 @@ def _table(headers: list[str]) -> QTableWidget:
     return t
 
 
-def _fill(table: QTableWidget, rows: list[tuple[str, ...]], tips: bool = True) -> None:
+def _fill(table: QTableWidget, rows: Sequence[tuple[str, ...]], tips: bool = True) -> None:
     table.setRowCount(len(rows))
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
@@ -234,7 +235,7 @@ class DetailPane(QWidget):
         for r, h in enumerate(history):
             cell = self.history.item(r, 0)
             if cell is not None:
-                cell.setToolTip(iso(h.at))
+                cell.setToolTip(iso(h.at) or "")
         self.stack.setCurrentIndex(1)
 
     def _show_message(self, wire: str | None) -> None:

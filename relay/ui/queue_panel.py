@@ -5,6 +5,7 @@ detail pane."""
 from __future__ import annotations
 
 import datetime
+from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,7 @@ class QueuePanel(QWidget):
         self._shortcut(QKeySequence("Ctrl+R"), self.retry_selected)
         self._shortcut(QKeySequence("Ctrl+E"), self.export_selected)
         for n, spec in enumerate(VIEWS, start=1):
-            self._shortcut(QKeySequence(f"Ctrl+{n}"), lambda key=spec.key: self.show_view(key))
+            self._shortcut(QKeySequence(f"Ctrl+{n}"), partial(self.show_view, spec.key))
         esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
         esc.setContext(Qt.ShortcutContext.WidgetShortcut)
         esc.activated.connect(self.search.clear)
@@ -161,7 +162,7 @@ class QueuePanel(QWidget):
         session.started.connect(self._update_buttons)
         session.started.connect(self._reload_failed)
         session.configChanged.connect(self._config_changed)
-        self.views.setCurrentItem(self.views.topLevelItem(0))
+        self.views.setCurrentItem(self._view_item(0))
 
     def splitters(self) -> dict[str, QSplitter]:
         return {"views": self.outer, "detail": self.split, "detail-info": self.detail.split}
@@ -176,9 +177,14 @@ class QueuePanel(QWidget):
     def spec(self, key: str) -> ViewSpec:
         return next(s for s in VIEWS if s.key == key)
 
+    def _view_item(self, i: int) -> QTreeWidgetItem:
+        it = self.views.topLevelItem(i)
+        assert it is not None, f"view {i} is in the list from the start"
+        return it
+
     def show_view(self, key: str) -> None:
         for i in range(self.views.topLevelItemCount()):
-            it = self.views.topLevelItem(i)
+            it = self._view_item(i)
             if it.data(0, Qt.ItemDataRole.UserRole) == key:
                 self.views.setCurrentItem(it)
                 return
@@ -300,7 +306,7 @@ class QueuePanel(QWidget):
 
     def _stats_changed(self, stats: dict[str, Any]) -> None:
         for i, spec in enumerate(VIEWS):
-            it = self.views.topLevelItem(i)
+            it = self._view_item(i)
             total = view_total(spec, stats)
             it.setText(1, f"{total:,}" if total is not None else "")
             if spec.dot:

@@ -98,7 +98,7 @@ class Session(QObject):
         self._periodic = QTimer(self)
         self._periodic.setInterval(PERIODIC_REFRESH_MS)
         self._periodic.timeout.connect(self.request_refresh)
-        self.bridge.event.connect(self._on_event)
+        self.bridge.anyEvent.connect(self._on_event)
         self.bridge.senderState.connect(self._on_sender_state)
         self.worker.failed.connect(self.message)
 

@@ -55,8 +55,9 @@ class SummaryBar(QFrame):
         self.line.setText(line)
         while self.notes.count():
             item = self.notes.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for kind, note in notes:
             if note == lk.headline:
                 continue
@@ -76,7 +77,8 @@ class SummaryBar(QFrame):
         """Everything the bar says, for tests and accessibility checks."""
         out = [self.headline.text(), self.line.text()]
         for i in range(self.notes.count()):
-            w = self.notes.itemAt(i).widget()
+            at = self.notes.itemAt(i)
+            w = at.widget() if at is not None else None
             if w is not None:
                 out += [lbl.text() for lbl in w.findChildren(QLabel) if lbl.text()]
         return out

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QTableView
 
+from relay.store.models import ItemState
 from relay.ui.models import PagedModel
 
 
@@ -17,7 +18,7 @@ class ViewSpec:
     key: str
     title: str
     kind: str  # items | duplicates | files
-    states: tuple[str, ...] = ()
+    states: tuple[ItemState, ...] = ()
     hidden: tuple[str, ...] = ()  # columns that say nothing in this view
     dot: str | None = None  # accent shown next to the count when it is not zero
     last_min: int = 260  # the last visible column (reason or receipt) keeps at least this width

@@ -50,7 +50,7 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.actions = actions
+        self.app_actions = actions  # not "actions": that would hide QWidget.actions()
         self.prompts = prompts
         self.hide_on_close = hide_on_close  # with a tray icon, closing the window keeps relay running
         self.setWindowTitle("relay: results queue")

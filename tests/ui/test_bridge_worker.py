@@ -25,7 +25,7 @@ def test_events_from_a_background_thread_arrive_on_the_gui_thread(qtbot):
     bridge.senderState.connect(lambda e: seen.append(("state", e, threading.current_thread() is gui)))
     bridge.problem.connect(lambda e: seen.append(("problem", e, threading.current_thread() is gui)))
     every: list[object] = []
-    bridge.event.connect(every.append)
+    bridge.anyEvent.connect(every.append)
     events = [Delivered(1, 10, 1.0), ItemsFailed(2, "bad", 2.0), SenderState("sending"), Problem("k", "gone"),
               CountsChanged(3.0)]
     t = threading.Thread(target=lambda: [bus.emit(e) for e in events])
@@ -43,7 +43,7 @@ def test_attach_moves_to_another_bus_and_detach_stops(qtbot):
     a, b = EventBus(), EventBus()
     bridge = Bridge()
     got: list[object] = []
-    bridge.event.connect(got.append)
+    bridge.anyEvent.connect(got.append)
     bridge.attach(a)
     bridge.attach(b)
     a.emit(CountsChanged(1.0))
