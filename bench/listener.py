@@ -36,6 +36,7 @@ from relay.clock import SystemClock  # noqa: E402
 from relay.config import ListenerConfig  # noqa: E402
 from relay.ingest.listener import Listener  # noqa: E402
 from relay.samples import simple_report_row  # noqa: E402
+from relay.status import read_status  # noqa: E402
 from relay.store.outbox import Outbox  # noqa: E402
 
 
@@ -109,7 +110,7 @@ def main() -> int:
         box = Outbox(Path(tmp) / "outbox.db")
         config = ListenerConfig(enabled=True, host="127.0.0.1", port=0, token=None, max_body_bytes=50 * 1024 * 1024)
         listener = Listener(box, config, intake_format=args.format, client="bench", clock=SystemClock(),
-                            notify=lambda: None, status=dict)
+                            notify=lambda: None, status=lambda: read_status(box, (), SystemClock().now()))
         listener.start()
         cpu0 = time.process_time()
         if args.same_process:
