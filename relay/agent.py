@@ -25,6 +25,7 @@ from relay.config import Config
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
+from relay.health import assess
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
@@ -268,13 +269,14 @@ class Agent:
             self.sender.credentials_changed()
 
     def stats(self) -> dict[str, Any]:
-        snap = snapshot(self.box, self.config.maintenance, self.clock.now())
+        now = self.clock.now()
+        snap = snapshot(self.box, self.config.maintenance, now)
         with self._problems_lock:  # this process's own list, also when the outbox could not note it
             snap["problems"] = list(self._problems.values())
         if self.sender is not None:
             st = self.sender.state
             snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
-        return snap
+        return assess(snap, self.config.store.path, self.config.health, now)
 
 
 def set_aside(path: Path, now: float) -> Path:

@@ -90,8 +90,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from relay.status import snapshot
 
     config = _config(args)
+    from relay.health import assess
+
+    now = SystemClock().now()
     with _outbox(config) as outbox:
-        snap = snapshot(outbox, config.maintenance, SystemClock().now())
+        snap = assess(snapshot(outbox, config.maintenance, now), config.store.path, config.health, now)
     if args.json:
         print(json.dumps(snap, indent=2))
         return 0
@@ -114,6 +117,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  last delivery: {snap['last_success_at'] or 'never'}")
     for problem in snap["problems"]:
         print(f"  problem: {problem}")
+    print("  health: " + ("ok" if snap["healthy"] else "UNHEALTHY"))
+    for reason in snap["unhealthy_reasons"]:
+        print(f"    - {reason}")
     return 0
 
 

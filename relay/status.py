@@ -11,6 +11,7 @@ from relay.config import MaintenanceWindow
 from relay.delivery.maintenance import maintenance_until
 from relay.store.models import STATES
 from relay.store.outbox import Outbox
+from relay.store.tallies import intake_requests
 
 # Keys in the outbox's control table.
 PAUSED_BY = "paused_by"  # "person" | "intake"
@@ -44,5 +45,6 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         "oldest_pending_at": iso(counts.oldest_pending_at),
         "last_success_at": iso(counts.last_success_at),
         "problems": json.loads(control[PROBLEMS]) if control.get(PROBLEMS) else [],
+        "intake_requests": intake_requests(control),
         "now": iso(now),
     }

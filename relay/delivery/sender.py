@@ -22,6 +22,7 @@ from relay.clock import Clock, iso
 from relay.config import Config
 from relay.delivery.answers import Decision, decide
 from relay.delivery.maintenance import maintenance_until
+from relay.delivery.tally import count_request
 from relay.delivery.wire import BUILDERS, headers
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
@@ -211,6 +212,7 @@ class Sender:
             self._leases[batch.id] = lease
         self._set_state("sending", None, None)
         decision = self._post(batch, token)
+        count_request(self.outbox, decision)
         self._record(batch, decision, probing)
         return 0.0
 

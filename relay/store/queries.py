@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from relay.store.db import Database
 from relay.store.models import STATES, FileRecord, Item
+from relay.store.tallies import state_counts
 
 
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
@@ -98,8 +99,7 @@ class Queries:
 
     def counts(self) -> Counts:
         with self.db.reading() as conn:
-            by_state = dict.fromkeys(STATES, 0)
-            by_state.update(dict(conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall()))
+            by_state = state_counts(conn)
             duplicates = conn.execute("SELECT count(*) FROM duplicates").fetchone()[0]
             files = dict(conn.execute("SELECT outcome, count(*) FROM files GROUP BY outcome").fetchall())
             oldest = conn.execute(

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relay.clock import Clock
-from relay.config import MaintenanceWindow
+from relay.config import HealthConfig, MaintenanceWindow
 from relay.errors import EnvironmentProblem
+from relay.health import assess
 from relay.status import snapshot
 from relay.store.models import FileRecord, Item
 from relay.store.outbox import Outbox
@@ -49,10 +50,12 @@ class Source(Protocol):
 
 
 class StoreReader:
-    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock) -> None:
+    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock,
+                 health: HealthConfig | None = None) -> None:
         self.path = path
         self.windows = tuple(windows)
         self.clock = clock
+        self.health = health or HealthConfig()
         self._box: Outbox | None = None
 
     def open(self) -> bool:
@@ -89,7 +92,8 @@ class StoreReader:
     # -- status -------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        return snapshot(self.box, self.windows, self.clock.now())
+        now = self.clock.now()
+        return assess(snapshot(self.box, self.windows, now), self.path, self.health, now)
 
     # -- single rows ----------------------------------------------------------------------------
 

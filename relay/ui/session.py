@@ -80,7 +80,7 @@ class Session(QObject):
         self.clock: Clock = clock or SystemClock()
         self.worker = Worker(self)
         self.bridge = Bridge(self)
-        self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
+        self.reader = StoreReader(config.store.path, config.maintenance, self.clock, config.health)
         self.tracker = IncidentTracker()
         self.running = False
         self.min_refresh_s = MIN_REFRESH_S
@@ -322,7 +322,7 @@ class Session(QObject):
         if config.store.path != self.reader.path:
             old = self.reader
             self.worker.read(old.close)
-            self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
+            self.reader = StoreReader(config.store.path, config.maintenance, self.clock, config.health)
         else:
             self.reader.windows = tuple(config.maintenance)
 
