@@ -26,6 +26,7 @@ from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
 from relay.health import assess
+from relay.heartbeat import Heartbeat
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
@@ -85,6 +86,7 @@ class Agent:
         self.outbox: Outbox | None = None
         self.sender: Sender | None = None
         self.sources: list[Any] = []
+        self.heartbeat: Heartbeat | None = None
         self._started = False
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
@@ -125,6 +127,10 @@ class Agent:
                     self.set_problem(f"source:{type(source).__name__}", str(exc))
                     continue
                 self.sources.append(source)
+            if self.config.heartbeat.url:
+                self.heartbeat = Heartbeat(self.config, status=self.stats, agent_id=self.outbox.agent_id(),
+                                           token=self._token, clock=self.clock)
+                self.heartbeat.start()
         except BaseException:
             self.stop()
             raise
@@ -179,6 +185,9 @@ class Agent:
             self.events.emit(Problem(key, text))
 
     def stop(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
         for source in reversed(self.sources):
             source.stop()
         self.sources.clear()
