@@ -11,14 +11,16 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from relay import __version__
 from relay.store.models import STATES
 from relay.store.tallies import REQUEST_OUTCOMES
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format, which every Prometheus reads (prometheus_client 0.22+ names a newer version
+# by default, which older servers, Debian's 2.42 among them, do not know).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _epoch(value: Any) -> float | None:
