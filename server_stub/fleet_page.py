@@ -20,21 +20,22 @@ main { padding: 20px 32px; }
 table { border-collapse: collapse; width: 100%; background: #fff; box-shadow: 0 1px 3px rgba(0,0,0,.12);
         border-radius: 6px; overflow: hidden; }
 th, td { padding: 10px 14px; text-align: left; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
-th { background: #e4e7eb; font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: #52606d; }
+th { white-space: nowrap; background: #e4e7eb; font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: #52606d; }
 th a { color: inherit; text-decoration: none; border-bottom: 1px dotted #9aa5b1; }
 th.on a { color: #1f2933; border-bottom: 2px solid #1f2933; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.when { white-space: nowrap; }
+td.n { white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums; }
 th.n { text-align: right; }
 tr.stale td { color: #7b8794; background: #f5f7fa; }
 tr.bad td.state { color: #ab091e; }
 .pill { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 12px; font-weight: 600;
         margin-right: 4px; white-space: nowrap; }
 .ok { background: #e3f9e5; color: #0e5814; }
-.stale-p { background: #e4e7eb; color: #3e4c59; }
+.stale-p { background: #52606d; color: #fff; }
 .paused-p { background: #fff3c4; color: #8d2b0b; }
 .bad-p { background: #ffe3e3; color: #ab091e; }
 .why { font-size: 13px; color: #52606d; margin-top: 3px; }
-.site { font-weight: 600; }
+.site { font-weight: 600; white-space: nowrap; }
 .id { font-size: 12px; color: #7b8794; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 .warn { color: #ab091e; font-weight: 600; }
 p.foot { color: #7b8794; font-size: 13px; }
@@ -57,20 +58,24 @@ def span(seconds: float | None) -> str:
 def _when(iso_text: str | None) -> str:
     if not iso_text:
         return "never"
-    return datetime.fromisoformat(iso_text).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromisoformat(iso_text).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _state(agent: dict[str, Any]) -> str:
     pills = []
     if agent["stale"]:
         pills.append('<span class="pill stale-p">stale</span>')
+        missed = int(agent["silent_s"] // agent["every_s"]) if agent["every_s"] else 0
+        notes = [f"No heartbeat for {span(agent['silent_s'])} ({missed} missed); figures are from the last one"]
+    else:
+        notes = []
     if agent["paused"]:
         pills.append('<span class="pill paused-p">paused</span>')
     if not agent["healthy"]:
         pills.append('<span class="pill bad-p">unhealthy</span>')
     if not pills:
         pills.append('<span class="pill ok">ok</span>')
-    why = ""
+    why = "".join(f'<div class="why">{escape(note)}</div>' for note in notes)
     if agent["paused_reason"]:
         why += f'<div class="why">Paused: {escape(str(agent["paused_reason"]))}</div>'
     for reason in agent["unhealthy_reasons"][:3]:
@@ -88,9 +93,10 @@ def _row(agent: dict[str, Any]) -> str:
     failed, dead = agent["failed"], agent["dead"]
     return (
         f'<tr class="{cls}">'
-        f'<td><div class="site">{escape(agent["site"])}</div><div class="id">{escape(agent["agent_id"])}</div></td>'
+        f'<td><div class="site">{escape(agent["site"])}</div>'
+        f'<div class="id" title="{escape(agent["agent_id"])}">{escape(agent["agent_id"][:13])}</div></td>'
         f'<td>{escape(agent["version"])}</td>'
-        f'<td>{_when(agent["last_heartbeat_at"])}<div class="why">{silent}</div></td>'
+        f'<td class="when">{_when(agent["last_heartbeat_at"])}<div class="why">{silent}</div></td>'
         f'<td class="n">{agent["pending"]:,}</td>'
         f'<td class="n">{span(agent["oldest_pending_age_s"])}</td>'
         f'<td class="n{" warn" if failed else ""}">{failed:,}</td>'
