@@ -35,6 +35,24 @@ def state_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return counts
 
 
+class StateCountCache:
+    """The last counts by state, kept until the database changes: a scrape every few seconds of an
+    outbox where nothing moved (a site cut off from its intake, a quiet night) costs two pragma
+    reads. Changes by other connections show in ``PRAGMA data_version``, this connection's own in
+    ``total_changes``; either one moving means a recount. Use it under the database's lock."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] | None = None
+        self._counts: dict[str, int] = {}
+
+    def counts(self, conn: sqlite3.Connection) -> dict[str, int]:
+        key = (int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes)
+        if key != self._key:
+            self._counts = state_counts(conn)
+            self._key = key
+        return dict(self._counts)
+
+
 def intake_requests(control: Mapping[str, str]) -> dict[str, int]:
     """The request counts by outcome, from the control values (every known outcome, 0 when none)."""
     counts = dict.fromkeys(REQUEST_OUTCOMES, 0)

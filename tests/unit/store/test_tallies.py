@@ -44,3 +44,16 @@ def test_the_agent_id_is_made_once_and_kept(tmp_path):
         assert box.agent_id() == first
     with Outbox(tmp_path / "o.db") as box:
         assert box.agent_id() == first and len(first) == 36
+
+
+def test_cached_counts_follow_every_commit_of_this_and_other_connections(tmp_path):
+    with Outbox(tmp_path / "o.db") as box, Outbox(tmp_path / "o.db", readonly=True, check=False) as reader:
+        assert reader.counts().by_state["pending"] == 0
+        box.add_items([new_item(1), new_item(2)], source="t", client="c", now=T0)
+        assert box.counts().by_state["pending"] == 2
+        assert reader.counts().by_state["pending"] == 2  # another connection's commit
+        assert reader.counts().by_state["pending"] == 2  # unchanged: served from the cache
+        batch = box.claim(now=T0, lease_s=60, owner="me", limit=5, build=csv_build)
+        assert box.counts().by_state == {**dict.fromkeys(box.counts().by_state, 0), "sending": 2}
+        box.complete(batch.id, owner="me", receipt="r", status=201, now=T0)
+        assert box.counts().by_state["sent"] == 2 and reader.counts().by_state["sent"] == 2
