@@ -36,8 +36,8 @@ def _span(seconds: float) -> str:
     s = max(0, int(seconds))
     if s < 120:
         return f"{s} s"
-    if s < 2 * 3600:
-        return f"{s // 60} min"
+    if s < 2 * 3600:  # seconds too, so a limit just passed reads as passed ("60 min 1 s")
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
     if s < 2 * 86400:
         return f"{s // 3600} h {s % 3600 // 60} min"
     return f"{s // 86400} days {s % 86400 // 3600} h"

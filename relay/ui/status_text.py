@@ -146,13 +146,13 @@ def conditions(stats: dict[str, Any], tz: tzinfo | None = None) -> list[tuple[st
         out.append((ATTENTION, f"Sending is paused: {stats.get('paused_reason') or 'the intake refused relay'}"))
     for problem in stats.get("problems") or ():
         out.append((ATTENTION, str(problem)))
-    shown = {text for _, text in out}  # health's reasons for a pause or a problem are worded as above
-    out += [(ATTENTION, str(r)) for r in stats.get("unhealthy_reasons") or () if str(r) not in shown]
     if failed or dead:
         parts = ([f"{failed:,} rejected by the intake"] if failed else []) + (
             [f"{dead:,} not delivered in time"] if dead else [])
         verb = "needs" if failed + dead == 1 else "need"
         out.append((ATTENTION, f"{count(failed + dead, 'result')} {verb} a person: {', '.join(parts)}"))
+    shown = {text for _, text in out}  # health's reasons for a pause or a problem are worded as above
+    out += [(ATTENTION, str(r)) for r in stats.get("unhealthy_reasons") or () if str(r) not in shown]
     if stats.get("no_intake") and stats.get("running", True):
         out.append((ATTENTION, "Not sending: no intake address is set (Settings)"))
     if not stats.get("running", True):
