@@ -42,7 +42,11 @@ def _config_text(url: str) -> str:
         "port = 0\n\n"
         "[delivery]\n"
         "retry_initial_s = 0.5\n"
-        "retry_max_s = 10\n"
+        "retry_max_s = 10\n\n"
+        "[heartbeat]\n"
+        f'url = "{url.rsplit("/api/", 1)[0]}/api/agents"\n'
+        "every_s = 30\n"
+        'site = "relay demo"\n'
     )
 
 
@@ -116,6 +120,7 @@ def run_demo(folder: str | None = None, *, gui: bool | None = None, exit_when_do
         config = load(base / "relay.toml")
         print(f"relay demo in {base}")
         print(f"  receiving stub: {stub_url}  (what it holds: {stub_url}/api/stats)")
+        print(f"  fleet page (heartbeats): {stub_url}/fleet")
         print(f"  drop CSV files into: {base / 'inbox'}")
         print(f"  processed files go to inbox/processed, bad ones to inbox/rejected with a reason")
         for name, what in expectations.items():
