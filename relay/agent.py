@@ -5,26 +5,26 @@ The CLI, the desktop app and the tests all drive this one object.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import signal
-import ssl
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from relay import __version__, credentials
 from relay.clock import Clock, SystemClock
 from relay.config import Config
+from relay.delivery.destinations import Destination, DestinationContext, open_destination
+from relay.delivery.destinations.http_client import make_http_client
+from relay.delivery.fit import check_formats
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
-from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
+from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
 from relay.health import assess
 from relay.heartbeat import Heartbeat
 from relay.instance import InstanceLock
@@ -34,37 +34,7 @@ from relay.store.outbox import Outbox
 
 log = logging.getLogger("relay")
 
-
-def make_http_client(config: Config) -> httpx.Client:
-    """Keep-alive client; TLS verification always on, with an extra CA file if configured;
-    proxies from the environment."""
-    parts = urlsplit(config.intake.url or "")
-    if parts.scheme == "http" and not _loopback_name(parts.hostname or ""):
-        log.warning("intake.url is plain http to another machine (%s): results would travel unencrypted; "
-                    "use an https address", parts.hostname)
-    verify: ssl.SSLContext | bool = True
-    if config.intake.ca_file is not None:
-        verify = httpx.create_ssl_context(trust_env=True)  # the trust httpx uses anyway, plus the extra CA
-        try:
-            verify.load_verify_locations(cafile=str(config.intake.ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or "not PEM certificates"
-            raise ConfigError(f"{config.source or 'the configuration'}: intake.ca_file: cannot use "
-                              f"{config.intake.ca_file} as certificate authorities ({reason})") from exc
-    return httpx.Client(
-        verify=verify,
-        trust_env=True,
-        timeout=config.intake.timeout_s,
-        limits=httpx.Limits(max_keepalive_connections=2, max_connections=4),
-        headers={"User-Agent": f"relay/{__version__}"},
-    )
-
-
-def _loopback_name(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["Agent", "make_http_client", "run_foreground", "set_aside"]  # make_http_client: older callers
 
 
 class Agent:
@@ -79,8 +49,8 @@ class Agent:
         self.config = config
         self.clock = clock or SystemClock()
         self.events = EventBus()
-        self._http = http_client
-        self._owns_http = False
+        self._http = http_client  # injected by tests; otherwise the destination makes its own
+        self.destination: Destination | None = None
         self._token = token or credentials.get_token
         self._lock = InstanceLock(config.store.path)
         self.outbox: Outbox | None = None
@@ -111,11 +81,11 @@ class Agent:
             if damaged_note:
                 self.set_problem("outbox:damaged", damaged_note)
             if self.config.intake.url:
-                if self._http is None:
-                    self._http = make_http_client(self.config)
-                    self._owns_http = True
-                self.sender = Sender(self.outbox, self.config, client=self._http, clock=self.clock,
-                                     token=self._token, events=self.events)
+                self.destination = open_destination(DestinationContext(
+                    config=self.config, clock=self.clock, secret=self._token, http_client=self._http))
+                check_formats(self.config, self.destination)
+                self.sender = Sender(self.outbox, self.config, destination=self.destination, clock=self.clock,
+                                     events=self.events, on_problem=self.set_problem)
                 self.sender.start()
             else:
                 log.warning("intake.url is not set: items are kept in the outbox but not sent")
@@ -194,10 +164,9 @@ class Agent:
         if self.sender is not None:
             self.sender.stop()
             self.sender = None
-        if self._owns_http and self._http is not None:
-            self._http.close()
-            self._http = None
-            self._owns_http = False
+        if self.destination is not None:
+            self.destination.close()
+            self.destination = None
         if self.outbox is not None:
             try:
                 self.outbox.set_control({CLEAN_CLOSE: "1"})

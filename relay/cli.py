@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("files", nargs="+", metavar="FILE")
 
     t = sub.add_parser("token", help="the intake credential in the OS keyring")
-    t.add_argument("action", choices=["set", "clear"])
+    t.add_argument("action", choices=["set", "clear", "keygen"],
+                   help="keygen: a new oauth-jwt key pair (the private key stays in the keyring)")
+    t.add_argument("--key", metavar="FILE", help="set: import this oauth-jwt private key (PEM) instead of a token")
 
     d = sub.add_parser("demo", help="a receiving stub and an agent with a watched folder, on this machine")
     d.add_argument("--folder", metavar="DIR", help="where the demo lives (default: ./relay-demo)")
@@ -217,6 +219,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from relay import credentials
 
+    if args.action == "keygen" or args.key:
+        from relay.cli_keys import command
+
+        return command(args.action, args.key, _oauth_kid(args))
     if args.action == "clear":
         removed = credentials.clear_token()
         print("credential removed" if removed else "no credential was stored")
@@ -234,6 +240,15 @@ def cmd_token(args: argparse.Namespace) -> int:
         return 2
     print("credential stored in the OS keyring")
     return 0
+
+
+def _oauth_kid(args: argparse.Namespace) -> str | None:
+    """The kid the printed JWK carries: intake.oauth's key id, when a configuration names one."""
+    try:
+        oauth = _config(args).intake.oauth
+    except ConfigError:
+        return None
+    return oauth.kid if oauth is not None else None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

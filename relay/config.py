@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 
+from relay import destination_config
+from relay.destination_config import DestinationConfig
 from relay.errors import ConfigError
 from relay.paths import app_paths, repo_schemas_dir
 
@@ -33,6 +35,26 @@ log = logging.getLogger("relay")
 
 
 @dataclass(frozen=True)
+class OAuthConfig:
+    """``[intake.oauth]``: server-to-server tokens by RFC 7523 client assertion (auth = "oauth-jwt")."""
+
+    token_url: str
+    scope: str
+    client_id: str
+    key_id: str | None = None
+    audience: str | None = None
+    key_file: Path | None = None
+
+    @property
+    def kid(self) -> str:
+        return self.key_id or self.client_id
+
+    @property
+    def aud(self) -> str:
+        return self.audience or urlsplit(self.token_url).hostname or self.token_url
+
+
+@dataclass(frozen=True)
 class IntakeConfig:
     url: str | None
     client: str
@@ -42,6 +64,8 @@ class IntakeConfig:
     timeout_s: float
     ca_file: Path | None = None
     max_in_flight: int = 2
+    oauth: OAuthConfig | None = None
+    destination: DestinationConfig = field(default_factory=DestinationConfig)  # s3 / sftp / mllp settings (§9)
 
 
 @dataclass(frozen=True)
@@ -306,6 +330,8 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             timeout_s=float(intake["timeout_s"]),
             ca_file=_resolve(base, intake.get("ca_file")),
             max_in_flight=int(intake["max_in_flight"]),
+            oauth=_oauth(intake, base, label),
+            destination=destination_config.parse(intake, base, label),
         ),
         store=StoreConfig(path=store_path),
         watches=tuple(watches),
@@ -324,6 +350,27 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         heartbeat=HeartbeatConfig(url=heartbeat.get("url"), every_s=float(heartbeat["every_s"]),
                                   site=heartbeat.get("site")),
     )
+
+
+def _oauth(intake: dict[str, Any], base: Path, label: str) -> OAuthConfig | None:
+    raw = intake.get("oauth")
+    if raw is None:
+        if intake.get("auth") == "oauth-jwt":
+            raise ConfigError(f'{label}: intake.oauth: required when intake.auth is "oauth-jwt" '
+                              "(token_url, scope and client_id)")
+        return None
+    key_file = _resolve(base, raw.get("key_file"))
+    if key_file is not None:
+        try:
+            mode = key_file.stat().st_mode
+        except OSError as exc:
+            raise ConfigError(f"{label}: intake.oauth.key_file: cannot read {key_file} "
+                              f"({exc.strerror or exc})") from exc
+        if os.name != "nt" and mode & 0o077:
+            raise ConfigError(f"{label}: intake.oauth.key_file: {key_file} can be read by other users of this "
+                              f"machine; make it private (chmod 600 {key_file})")
+    return OAuthConfig(token_url=raw["token_url"], scope=raw["scope"], client_id=raw["client_id"],
+                       key_id=raw.get("key_id"), audience=raw.get("audience"), key_file=key_file)
 
 
 def load(path: Path, *, must_exist: bool = True) -> Config:

@@ -66,3 +66,13 @@ def clear_token() -> bool:
     except keyring.errors.KeyringError as exc:
         raise CredentialStoreUnavailable(f"the OS keyring could not be changed: {exc}") from exc
     return True
+
+
+def store_secret(value: str) -> None:
+    """Keep a credential that is not a typed token (an oauth-jwt private key, one line of base64)
+    in the intake credential's slot. The caller has checked its form."""
+    _require_backend()
+    try:
+        keyring.set_password(SERVICE, ACCOUNT, value)
+    except keyring.errors.KeyringError as exc:
+        raise CredentialStoreUnavailable(f"the OS keyring refused the key: {exc}") from exc

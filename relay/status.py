@@ -9,16 +9,13 @@ from typing import Any
 from relay.clock import iso
 from relay.config import MaintenanceWindow
 from relay.delivery.maintenance import maintenance_until
+from relay.store.control import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL
 from relay.store.models import STATES
 from relay.store.outbox import Outbox
 from relay.store.tallies import intake_requests
 
-# Keys in the outbox's control table.
-PAUSED_BY = "paused_by"  # "person" | "intake"
-PAUSED_REASON = "paused_reason"
-PAUSED_PROBE = "paused_probe"  # "0": the intake retired this sender, only a person resumes
-UNAVAILABLE_UNTIL = "unavailable_until"  # the intake said 503/429 with Retry-After
-PROBLEMS = "problems"  # JSON list of plain-words problems (folders missing, disk full, ...)
+# The control keys are defined with the store (relay.store.control); named here too for older callers.
+__all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "snapshot"]
 
 
 def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:

@@ -46,7 +46,7 @@ FALLBACK = {
 
 # Patterns a person cannot read, said in words.
 PATTERN_WORDS = {
-    "intake.url": "starts with `http://` or `https://`",
+    "intake.url": "starts with `https://`, `http://`, `s3://`, `sftp://`, `mllp://` or `mllps://`",
     "heartbeat.url": "starts with `http://` or `https://`",
     "maintenance.days": "day names and ranges, comma-separated",
     "maintenance.start": "`00:00` to `23:59`",
@@ -79,6 +79,13 @@ def sections(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], bool
             yield name, {**prop["items"], "description": prop.get("description")}, True
         else:
             yield name, prop, False
+            for key, sub in prop.get("properties", {}).items():  # nested tables such as [intake.s3]
+                if _is_table(sub):
+                    yield f"{name}.{key}", sub, False
+
+
+def _is_table(prop: dict[str, Any]) -> bool:
+    return prop.get("type") == "object" and "properties" in prop
 
 
 def keys(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -97,10 +104,12 @@ def _toml(value: Any) -> str:
 
 
 def _type(prop: dict[str, Any]) -> str:
+    if _is_table(prop):
+        return "table (its own section below)"
     if "enum" in prop:
         return "one of " + ", ".join(f"`{_toml(v)}`" for v in prop["enum"])
     return {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false"}.get(
-        prop.get("type", ""), str(prop.get("type", "")))
+        prop.get("type", ""), str(prop.get("type", "text or list of text" if "anyOf" in prop else "")))
 
 
 def _limits(dotted: str, prop: dict[str, Any]) -> str:
@@ -144,6 +153,8 @@ def render(schema: dict[str, Any]) -> str:
         out.append(f"[[{name}]]" if many else f"[{name}]")
         required = set(table.get("required", []))
         for key, prop in table.get("properties", {}).items():
+            if _is_table(prop):
+                continue
             if "default" in prop:
                 out.append(f"{key} = {_toml(prop['default'])}")
             else:

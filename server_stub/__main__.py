@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         app = create_app(settings)
-    except (StoreError, OSError) as exc:  # OSError: the --log file cannot be opened
+    except (StoreError, OSError, ValueError) as exc:  # OSError: the --log file; ValueError: a --jwt-key
         sock.close()
         sys.stderr.write(f"server_stub: {exc}\n")
         return 2

@@ -26,6 +26,7 @@ from server_stub.payload import rows_at
 from server_stub.responses import iso
 from server_stub.settings import Settings
 from server_stub.store import Store, StoreWorker
+from server_stub.tokens import TokenIssuer
 
 log = logging.getLogger("server_stub.app")
 
@@ -49,7 +50,13 @@ class Stub:
             raise
         self.schedule = MaintenanceSchedule(settings.maintenance, self.clock)
         self.faults = FaultInjector(settings.fail_rate, settings.drop_rate, settings.seed)
-        self.intake = Intake(settings, self.clock, self.store, self.schedule, self.faults)
+        try:
+            self.tokens = TokenIssuer(dict(settings.jwt_keys), settings.token_ttl_s, self.clock)
+        except ValueError:
+            self.store.close()
+            close_access_logger(self.access_logger)
+            raise
+        self.intake = Intake(settings, self.clock, self.store, self.schedule, self.faults, tokens=self.tokens)
         self.fleet = Fleet(FleetStore(settings.db), self.clock, self.intake.authorized)
         self._closed = False
 
@@ -94,6 +101,7 @@ class Stub:
             "items_by_client": by_client,
             "idempotency_keys": counters.get("idempotency_keys", 0),
             "in_flight": self.intake.in_flight,
+            "tokens": {"issued": self.tokens.issued, "refused": self.tokens.refused},
             **self._maintenance(),
         })
 
@@ -187,6 +195,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/api/stats", stub.stats, methods=["GET"]),
         Route("/api/items", stub.items, methods=["GET"]),
         Route("/api/admin/maintenance", stub.maintenance, methods=["GET", "POST"]),
+        Route("/api/token", stub.tokens.handle, methods=["POST"]),
         Route("/healthz", stub.healthz, methods=["GET"]),
         Route("/api/agents", stub.fleet.post, methods=["POST"]),
         Route("/api/agents", stub.fleet.list, methods=["GET"]),

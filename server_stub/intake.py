@@ -29,6 +29,7 @@ from server_stub.payload import CONTENT_TYPES, Batch, PayloadError, Rules, parse
 from server_stub.responses import ALL_DUPLICATES, duplicate_warnings, dumps, error_answer, item_errors, iso, receipt
 from server_stub.settings import Settings
 from server_stub.store import Store, StoreWorker, Submission, SubmitOutcome
+from server_stub.tokens import TokenIssuer
 from server_stub.transport import DropConnection
 
 MAX_KEY_LENGTH = 255
@@ -51,8 +52,10 @@ class Intake:
         store: StoreWorker,
         schedule: MaintenanceSchedule,
         faults: FaultInjector,
+        tokens: TokenIssuer | None = None,
     ) -> None:
         self._settings = settings
+        self._tokens = tokens
         self._clock = clock
         self._store = store
         self._schedule = schedule
@@ -84,9 +87,9 @@ class Intake:
 
     def authorized(self, request: Request) -> bool:
         token = self._settings.token
-        if token is None:
+        issuer = self._tokens if self._tokens is not None and self._tokens.enabled else None
+        if token is None and issuer is None:
             return True
-        expected = token.encode("utf-8")
         offered = []
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":
@@ -94,8 +97,12 @@ class Intake:
         if "x-functions-key" in request.headers:
             offered.append(request.headers["x-functions-key"].strip())
         ok = False
-        for value in offered:  # compare every offer in constant time; no early exit
-            ok |= hmac.compare_digest(value.encode("latin-1"), expected)
+        if token is not None:
+            expected = token.encode("utf-8")
+            for value in offered:  # compare every offer in constant time; no early exit
+                ok |= hmac.compare_digest(value.encode("latin-1"), expected)
+        if issuer is not None:  # an access token from POST /api/token
+            ok |= any(issuer.valid(value) for value in offered)
         return ok
 
     async def _answer(self, request: Request, info: dict[str, Any], counters: dict[str, int]) -> Response:

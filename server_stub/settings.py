@@ -30,6 +30,8 @@ class Settings:
     log: str | None = None  # access log file; None: standard error
     max_body_bytes: int = MAX_BODY_BYTES
     max_items: int = MAX_ITEMS
+    jwt_keys: tuple[tuple[str, str], ...] = ()  # (client, public key PEM): POST /api/token issues tokens
+    token_ttl_s: float = 300.0  # lifetime of the access tokens it issues
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "drop_rate"):
@@ -40,6 +42,8 @@ class Settings:
             raise ValueError("latency_ms must not be negative")
         if self.max_body_bytes < 1 or self.max_items < 1:
             raise ValueError("max_body_bytes and max_items must be positive")
+        if self.token_ttl_s <= 0:
+            raise ValueError("token_ttl_s must be positive")
 
 
 def _rate(text: str) -> float:
@@ -64,6 +68,17 @@ def _reject(text: str) -> RejectRule:
         return RejectRule.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _jwt_key(text: str) -> tuple[str, str]:
+    client, sep, path = text.partition("=")
+    if not sep or not client.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected CLIENT=PEMFILE, not {text!r}")
+    try:
+        with open(path.strip(), encoding="ascii") as fh:
+            return client.strip(), fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read the public key {path.strip()!r}: {exc}") from None
 
 
 def _columns(text: str) -> tuple[str, ...]:
@@ -99,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"answer 413 to bodies over N bytes (default {MAX_BODY_BYTES})")
     p.add_argument("--max-items", type=int, default=MAX_ITEMS, metavar="N",
                    help=f"answer 413 to requests of more than N items (default {MAX_ITEMS})")
+    p.add_argument("--jwt-key", action="append", type=_jwt_key, default=[], metavar="CLIENT=PEMFILE",
+                   help="register CLIENT's public key (PEM) for POST /api/token; the intake then takes the "
+                        "access tokens it issues (repeatable)")
+    p.add_argument("--token-ttl", type=float, default=300.0, metavar="S",
+                   help="lifetime of issued access tokens in seconds (default 300)")
     return p
 
 
@@ -124,6 +144,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
             log=ns.log,
             max_body_bytes=ns.max_body_bytes,
             max_items=ns.max_items,
+            jwt_keys=tuple(ns.jwt_key),
+            token_ttl_s=ns.token_ttl,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -14,21 +14,26 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-
-import httpx
-from tenacity import RetryCallState, wait_random_exponential
+from typing import TYPE_CHECKING
 
 from relay.clock import Clock, iso
 from relay.config import Config
-from relay.delivery.answers import Decision, decide
+from relay.delivery.answers import Decision
+from relay.delivery.backoff import Backoff
+from relay.delivery.destinations import Destination, DestinationContext, open_destination
+from relay.delivery.destinations.https import MAX_ANSWER_BYTES
 from relay.delivery.maintenance import maintenance_until
 from relay.delivery.tally import count_request
-from relay.delivery.wire import BUILDERS, headers
+from relay.delivery.wire import BUILDERS
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
-from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, UNAVAILABLE_UNTIL
+from relay.store.batches import BuildFailed
+from relay.store.control import CLOCK_FORWARD_AT, PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, SENDER_KEYS, UNAVAILABLE_UNTIL
 from relay.store.models import Batch
 from relay.store.outbox import Outbox
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("relay.delivery")
 
@@ -36,44 +41,29 @@ IDLE_POLL_S = 5.0  # new work from another process (`relay ingest`) is noticed t
 HOUSEKEEPING_S = 600.0
 MAINTENANCE_JITTER_S = 5.0
 CLOCK_JUMP_S = 60.0  # a wall clock going back by more than this resets waiting times
-CLOCK_FORWARD_AT = "clock_forward_at"  # control key: when the wall clock last jumped forward
 DAY = 86_400.0
-MAX_ANSWER_BYTES = 16 * 1024 * 1024  # receipts and item errors fit many times over
+PROBLEM_KEY = "delivery:error"  # the problem shown while batches cannot be built or sent
 
-
-def _read_capped(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
-    """The answer's body, read no further than ``limit`` bytes (an intake gone wrong cannot fill memory)."""
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk[: limit - len(body)]
-        if len(body) >= limit:
-            break
-    return bytes(body)
-
-
-class Backoff:
-    """Exponential backoff with full jitter between ``initial`` and ``cap`` (tenacity's strategy)."""
-
-    def __init__(self, initial: float, cap: float) -> None:
-        self._wait = wait_random_exponential(multiplier=initial, max=cap, min=initial)
-
-    def __call__(self, attempt: int) -> float:
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = max(1, attempt)
-        return float(self._wait(state))
+__all__ = ["Backoff", "CLOCK_FORWARD_AT", "MAX_ANSWER_BYTES", "Sender"]
 
 
 class Sender:
+    """Policy only: when to send, how often, and what a destination's decision does to the outbox.
+    The destination (made by ``open_destination``) does the talking. Tests may pass ``client`` and
+    ``token`` instead of a destination: the sender then opens one through a context holding them."""
+
     def __init__(
         self,
         outbox: Outbox,
         config: Config,
         *,
-        client: httpx.Client,
         clock: Clock,
-        token: Callable[[], str | None],
+        destination: Destination | None = None,
+        client: httpx.Client | None = None,
+        token: Callable[[], str | None] | None = None,
         events: EventBus | None = None,
         rng: random.Random | None = None,
+        on_problem: Callable[[str, str | None], None] | None = None,
     ) -> None:
         if not config.intake.url:
             raise EnvironmentProblem(
@@ -82,16 +72,22 @@ class Sender:
         self.outbox = outbox
         self.config = config
         self.url = config.intake.url
-        self.client = client
         self.clock = clock
-        self.token = token
+        self._owns_destination = destination is None
+        if destination is None:
+            destination = open_destination(DestinationContext(config=config, clock=clock,
+                                                              secret=token or (lambda: None), http_client=client))
+        self.destination = destination
         self.events = events or EventBus()
         self.rng = rng or random.Random()
+        self.on_problem = on_problem
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.build = BUILDERS[config.intake.format]
+        self.max_items = min(config.intake.batch_max_items, destination.max_items or config.intake.batch_max_items)
         d = config.delivery
         self.backoff = Backoff(d.retry_initial_s, d.retry_max_s)
-        # A lease must outlast the whole request (httpx's timeout is per phase, not per request).
+        # A lease must outlast the whole exchange: an answer within timeout_s, and with oauth-jwt up to
+        # two token requests and a second post.
         self.lease_s = max(4 * config.intake.timeout_s, config.intake.timeout_s + 120.0)
         self._unavailable_streak = 0
         self._next_probe = 0.0
@@ -105,6 +101,7 @@ class Sender:
         self._unrecorded: list[tuple[Batch, Decision, bool]] = []  # answers the outbox could not take yet
         self._unrecorded_lock = threading.Lock()
         self._leases: dict[int, str] = {}  # batch id -> the lease it was claimed under
+        self._problem: str | None = None
 
     # -- thread -----------------------------------------------------------------------------
 
@@ -126,11 +123,13 @@ class Sender:
         for thread in self._threads:
             thread.join(max(0.0, deadline - self.clock.monotonic()))
         if any(t.is_alive() for t in self._threads):  # a request is in flight: abort it, retried later
-            self.client.close()
+            self.destination.close()
             for thread in self._threads:
                 thread.join(grace_s)
         self._threads.clear()
         self.outbox.release_owner(self.owner, now=self.clock.now())
+        if self._owns_destination:
+            self.destination.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -194,13 +193,17 @@ class Sender:
         if unavailable is not None and unavailable > now:
             self._set_state("waiting", "the intake asked relay to wait", unavailable)
             return unavailable - now
-        token = self.token()
-        if self.config.intake.auth != "none" and not token:
-            self._pause_by_intake(now, "no intake credential is stored: run `relay token set` or set RELAY_TOKEN")
-            return self._next_probe - now
         lease = f"{self.owner}/{uuid.uuid4().hex[:8]}"  # each claim its own lease: threads are told apart
-        batch = self.outbox.claim(now=now, lease_s=self.lease_s, owner=lease,
-                                  limit=self.config.intake.batch_max_items, build=self.build)
+        try:
+            batch = self.outbox.claim(now=now, lease_s=self.lease_s, owner=lease, limit=self.max_items,
+                                      build=self.build)
+        except BuildFailed as exc:
+            wait = self.backoff(1)
+            reason = f"relay could not build a batch of these results ({exc.reason}); tried again later"
+            log.error("a batch of %d item(s) could not be built: %s", len(exc.item_ids), exc.reason)
+            self.outbox.defer_items(exc.item_ids, error=reason, next_at=now + wait, now=now)
+            self._report_problem(reason)
+            return 0.0
         if batch is None:
             due = self.outbox.next_due_at()
             if due is not None and due > now:
@@ -211,10 +214,31 @@ class Sender:
         with self._unrecorded_lock:
             self._leases[batch.id] = lease
         self._set_state("sending", None, None)
-        decision = self._post(batch, token)
+        decision = self._deliver(batch)
         count_request(self.outbox, decision)
         self._record(batch, decision, probing)
         return 0.0
+
+    def _deliver(self, batch: Batch) -> Decision:
+        """The destination's decision; anything it raises is recorded like an unknown outcome, so a
+        batch is never left leased with no attempt and no reason."""
+        try:
+            return self.destination.deliver(batch, lambda: self.outbox.tracking_ids(batch.item_ids))
+        except EnvironmentProblem as exc:  # this machine (no keyring, say): said as it is
+            log.error("batch %d: cannot send: %s", batch.id, exc)
+            reason = f"relay could not send this batch: {exc}; the same batch is retried"
+        except Exception as exc:  # a bug or a surprise of a library: logged with its traceback, and shown
+            log.exception("batch %d: sending failed", batch.id)
+            reason = f"relay could not send this batch ({type(exc).__name__}: {exc}); the same batch is retried"
+        self._report_problem(reason)
+        return Decision("unknown", None, reason)
+
+    def _report_problem(self, text: str | None) -> None:
+        if text == self._problem:
+            return
+        self._problem = text
+        if self.on_problem is not None:
+            self.on_problem(PROBLEM_KEY, text)
 
     def _notice_clock_jump(self, now: float) -> None:
         """The wall clock went back (NTP fix, a wrong clock corrected): retry times computed from the
@@ -251,32 +275,7 @@ class Sender:
             log.warning("waiting times set by a clock that was ahead were reset (%d)", n)
 
     def _control(self) -> dict[str, str]:
-        keys = (PAUSED_BY, PAUSED_REASON, PAUSED_PROBE, UNAVAILABLE_UNTIL)
-        return self.outbox.get_controls(keys)
-
-    def _post(self, batch: Batch, token: str | None) -> Decision:
-        h = headers(client=batch.client, content_type=batch.content_type, key=batch.idempotency_key,
-                    payloadname=batch.payloadname, auth=self.config.intake.auth, token=token)
-        try:
-            with self.client.stream("POST", self.url, content=batch.body, headers=h,
-                                    timeout=self.config.intake.timeout_s) as response:
-                answer = _read_capped(response)
-        except httpx.TimeoutException:
-            return Decision("unknown", None, f"no answer from the intake within {self.config.intake.timeout_s:g} s; "
-                                             "outcome unknown, the same batch is retried")
-        except httpx.TransportError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # TLS refused the intake's certificate
-                why = str(exc).split("] ", 1)[-1].split(" (_ssl", 1)[0]
-                return Decision("unknown", None, f"the intake's TLS certificate is not trusted ({why}); if it comes "
-                                                 "from your organisation's own certificate authority, set "
-                                                 "intake.ca_file; the same batch is retried")
-            return Decision("unknown", None, f"could not reach the intake ({type(exc).__name__}); the same batch "
-                                             "is retried")
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return Decision("pause", None, f"cannot send to intake.url {self.url!r}: {exc}")
-        return decide(response.status_code, answer, {k.lower(): v for k, v in response.headers.items()},
-                      now=self.clock.now(), n_items=len(batch.item_ids),
-                      tracking_ids=lambda: self.outbox.tracking_ids(batch.item_ids))
+        return self.outbox.get_controls(SENDER_KEYS)
 
     def _record(self, batch: Batch, decision: Decision, probing: bool) -> None:
         """Apply the intake's answer. If the outbox cannot take it now (disk full), keep it and apply
@@ -318,6 +317,7 @@ class Sender:
             self.outbox.complete(batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now)
             if probing or self._control().get(UNAVAILABLE_UNTIL):
                 self._resume(now)
+            self._report_problem(None)
             self.events.emit(Delivered(batch.id, n, now))
         elif kind == "unavailable":
             self._unavailable_streak += 1
@@ -333,8 +333,12 @@ class Sender:
                                 now=now)
         elif kind == "reject_items":
             failed, _ = self.outbox.reject_items(batch.id, owner=lease, failures=d.failures,
-                                                 status=d.status or 400, now=now)
-            self.events.emit(ItemsFailed(len(failed), d.message, now))
+                                                 status=d.status or 400, now=now, held=d.held,
+                                                 receipt=d.receipt or "already at the intake")
+            if d.held:
+                self.events.emit(Delivered(batch.id, len(d.held), now))
+            if failed:
+                self.events.emit(ItemsFailed(len(failed), d.message, now))
         elif kind == "split" and n > 1:
             self.outbox.split(batch.id, owner=lease, build=self.build, status=d.status, reason=d.message,
                               now=now)

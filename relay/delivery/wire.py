@@ -6,6 +6,7 @@ import csv
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from relay.hashing import UNIT_SEPARATOR, decode_values
 from relay.store.models import BatchSpec, Content
@@ -121,12 +122,29 @@ BUILDERS: dict[str, Callable[[Sequence[Content]], BatchSpec]] = {
 }
 
 
+# Printable ASCII stays as it is in the payloadname header, except "%" (so the encoding is reversible).
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_name(name: str) -> str:
+    """A file name as a header value: characters outside printable ASCII (and "%", and spaces at
+    either end, which a header would lose) percent-encoded as UTF-8, RFC 3986 style. Any name the OS
+    allows works, also one that is not UTF-8 (Linux bytes kept by surrogateescape)."""
+    text = quote(name.encode("utf-8", "surrogateescape"), safe=_HEADER_SAFE)
+    core = text.strip(" ")
+    if not core:
+        return "%20" * len(text)
+    lead = len(text) - len(text.lstrip(" "))
+    trail = len(text) - len(text.rstrip(" "))
+    return "%20" * lead + core + "%20" * trail
+
+
 def headers(*, client: str, content_type: str, key: str, payloadname: str | None, auth: str,
             token: str | None) -> dict[str, str]:
     h = {"client": client, "Content-Type": content_type, "Idempotency-Key": key}
     if payloadname:
-        h["payloadname"] = payloadname
-    if token and auth == "bearer":
+        h["payloadname"] = header_name(payloadname)
+    if token and auth in ("bearer", "oauth-jwt"):  # oauth-jwt: the access token from the token endpoint
         h["Authorization"] = f"Bearer {token}"
     elif token and auth == "functions-key":
         h["x-functions-key"] = token

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from relay.errors import IllegalTransition
@@ -23,6 +23,15 @@ log = logging.getLogger("relay.store")
 BuildFn = Callable[[Sequence[Content]], BatchSpec]
 DAY = 86_400.0
 PARKED = 1e300  # next_attempt_at of a batch that waits for a person (its items are dead)
+
+
+class BuildFailed(Exception):
+    """Building a batch body from ``item_ids`` raised; nothing was claimed (see ``defer_items``)."""
+
+    def __init__(self, item_ids: Sequence[int], reason: str) -> None:
+        super().__init__(reason)
+        self.item_ids = tuple(item_ids)
+        self.reason = reason
 
 
 class BatchTransitions:
@@ -66,8 +75,11 @@ class BatchTransitions:
                     "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                     (first[0], now, limit),
                 )
-                batch_id, _ = self._form(conn, members, build, now, client=first[1], source_name=first[2],
-                                         parent=None, state="sending")
+                try:
+                    batch_id, _ = self._form(conn, members, build, now, client=first[1], source_name=first[2],
+                                             parent=None, state="sending")
+                except Exception as exc:  # recorded on the items by the caller, never silent
+                    raise BuildFailed([m.id for m in members], f"{type(exc).__name__}: {exc}") from exc
             conn.execute(
                 "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
                 "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
@@ -191,16 +203,23 @@ class BatchTransitions:
                      (now, batch_id))
 
     def reject_items(self, batch_id: int, *, owner: str, failures: Mapping[int, str], status: int,
-                     now: float) -> tuple[list[int], list[int]]:
-        """The intake named bad items (1-based positions): they fail; the rest go back to be
-        re-batched under a new key. Returns (failed ids, requeued ids)."""
+                     now: float, held: Collection[int] = (), receipt: str = "already at the intake"
+                     ) -> tuple[list[int], list[int]]:
+        """The intake named items (1-based positions): bad ones (``failures``) fail; the ones it
+        already holds (``held``) are sent, with ``receipt``; the rest go back to be re-batched under
+        a new key. Returns (failed ids, requeued ids)."""
         with self.db.transaction() as conn:
             self._leased(conn, batch_id, owner)
             members = conn.execute("SELECT position, item_id FROM batch_items WHERE batch_id = ? ORDER BY position",
                                    (batch_id,)).fetchall()
             failed, requeued = [], []
             for position, item_id in members:
-                if position in failures:
+                if position in held:
+                    conn.execute(
+                        "UPDATE items SET state = 'sent', receipt = ?, last_status = ?, last_error = NULL, "
+                        "sent_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                        (receipt, status, now, now, item_id))
+                elif position in failures:
                     conn.execute(
                         "UPDATE items SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + 1, "
                         "batch_id = NULL, updated_at = ? WHERE id = ?",
@@ -214,8 +233,22 @@ class BatchTransitions:
                         (now, now, item_id),
                     )
                     requeued.append(item_id)
-            self._close(conn, batch_id, status, f"{len(failed)} item(s) rejected by the intake", now)
+            reason = f"{len(failed)} item(s) rejected by the intake"
+            if held:
+                reason += f", {len(held)} already at the intake"
+                conn.execute("INSERT INTO control (key, value) VALUES ('last_success_at', ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(now),))
+            self._close(conn, batch_id, status, reason, now)
         return failed, requeued
+
+    def defer_items(self, item_ids: Sequence[int], *, error: str, next_at: float, now: float) -> int:
+        """Pending items whose batch could not be built: the reason on each, one more attempt, and
+        the next try at ``next_at`` (as after an unknown outcome)."""
+        with self.db.transaction() as conn:
+            return conn.executemany(
+                "UPDATE items SET last_error = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'pending' AND batch_id IS NULL",
+                [(error, next_at, now, item_id) for item_id in item_ids]).rowcount
 
     def fail_batch(self, batch_id: int, *, owner: str, reason: str, status: int | None, now: float) -> list[int]:
         """Every item of the batch needs a person (e.g. the intake refused the whole batch)."""

@@ -43,6 +43,7 @@ from relay.ui.config_edit import FieldError, FormValues, apply_form, check, form
 from relay.ui.probe import ProbeResult, probe
 from relay.ui.prompts import Prompts
 from relay.ui.session import Session
+from relay.ui.settings_destination import DestinationBox
 from relay.ui.toml_write import write_file
 
 log = logging.getLogger("relay.ui")
@@ -160,6 +161,8 @@ class SettingsDialog(QDialog):
         form.addRow("", test_row)
         intake_box = QGroupBox("Intake")
         intake_box.setLayout(form)
+        self.destination = DestinationBox(session.run_action, self.url, self.token, lambda: self.validate()[1],
+                                          (self.test_button, self.test_result))
 
         # watched folders
         self.folders = QListWidget()
@@ -202,6 +205,7 @@ class SettingsDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(intake_box)
+        layout.addWidget(self.destination)
         layout.addWidget(folders_box)
         layout.addWidget(windows_box)
         layout.addWidget(self.general_errors)
@@ -230,6 +234,7 @@ class SettingsDialog(QDialog):
         self.windows.setRowCount(0)
         for w in values.windows:
             self.add_window(w)
+        self.destination.load(self.raw)
         self.session.worker.read(token_state, self.token.setPlaceholderText,
                                  lambda exc: self.token.setPlaceholderText("not set"))
 
@@ -277,7 +282,7 @@ class SettingsDialog(QDialog):
     # -- checking -------------------------------------------------------------------------------
 
     def validate(self) -> tuple[dict[str, Any], Config | None]:
-        data = apply_form(self.raw, self.values())
+        data = self.destination.apply(apply_form(self.raw, self.values()))
         config, errors = check(data, self.path)
         self.show_errors(errors)
         return data, config

@@ -14,7 +14,7 @@ Options (all optional) are the stub's own: ``token``, ``maintenance`` (list of
 ``required_columns`` (list), ``reject_when`` (list of "FIELD=REGEX"), ``reject_duplicates``,
 ``db`` (a path; default: a temporary file, so ``restart`` keeps everything), ``log`` (access-log file;
 default: beside the database, see ``log_path``),
-``max_body_bytes``, ``max_items``. In thread mode ``clock=`` takes an object with ``now()`` (epoch
+``max_body_bytes``, ``max_items``, ``jwt_keys`` (list of (client, public key PEM)), ``token_ttl_s``. In thread mode ``clock=`` takes an object with ``now()`` (epoch
 seconds), e.g. ``server_stub.ManualClock``, to drive maintenance windows without sleeping.
 
 ``http_client(stub.base_url)`` gives a plain-HTTP httpx client that is quick to create.
@@ -227,6 +227,8 @@ class RunningStub:
             reject_duplicates=bool(o.get("reject_duplicates", False)),
             log=o.get("log"),
             **{k: o[k] for k in ("max_body_bytes", "max_items") if k in o},
+            jwt_keys=tuple(o.get("jwt_keys", ())),
+            token_ttl_s=float(o.get("token_ttl_s", 300.0)),
         )
 
     def _start_thread(self) -> None:
@@ -269,6 +271,13 @@ class RunningStub:
                 args += ["--required-columns", ",".join(value)]
             elif key == "reject_duplicates":
                 args += ["--reject-duplicates"] if value else []
+            elif key == "token_ttl_s":
+                args += ["--token-ttl", str(value)]
+            elif key == "jwt_keys":
+                for n, (client, pem) in enumerate(value):
+                    path = self.db.with_name(f"{self.db.name}.jwt-key-{n}.pem")
+                    path.write_text(pem, encoding="ascii")
+                    args += ["--jwt-key", f"{client}={path}"]
             else:
                 raise TypeError(f"unknown stub option {key!r}")
         return args

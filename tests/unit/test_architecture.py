@@ -19,7 +19,8 @@ FORBIDDEN = {
     "relay.formats": ("relay.store.outbox", "relay.store.db", "relay.store.batches", "relay.store.queries",
                       "relay.delivery", "relay.ingest", "relay.ui", "relay.agent"),
     "relay.hashing": ("relay.store", "relay.delivery", "relay.ingest", "relay.ui", "relay.formats"),
-    "relay.delivery": ("relay.ingest", "relay.ui", "relay.agent"),
+    # delivery reads the control keys from the store (relay.store.control), never from the status object
+    "relay.delivery": ("relay.ingest", "relay.ui", "relay.agent", "relay.status"),
     "relay.ingest": ("relay.delivery", "relay.ui", "relay.agent"),
 }
 

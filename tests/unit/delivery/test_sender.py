@@ -13,7 +13,7 @@ from relay.clock import FakeClock
 from relay.config import from_dict
 from relay.delivery.sender import Backoff, Sender
 from relay.events import Delivered, ItemsFailed, Paused
-from relay.status import PAUSED_BY, UNAVAILABLE_UNTIL
+from relay.store.control import PAUSED_BY, UNAVAILABLE_UNTIL
 from relay.store.outbox import Outbox
 from tests.helpers.builders import new_item
 
@@ -358,6 +358,6 @@ def test_retired_sender_stays_paused_across_a_restart(env):
     box, sender, intake, clock, _ = env((410, "gone"), ok())
     fill(box, clock, 1)
     sender.step()
-    restarted = Sender(box, sender.config, client=sender.client, clock=clock, token=lambda: "secret")
+    restarted = Sender(box, sender.config, destination=sender.destination, clock=clock)
     restarted.step()
     assert len(intake.requests) == 1 and box.get_control(PAUSED_BY) == "intake"

@@ -1,0 +1,1 @@
+"""Real peers on loopback for the destination tests."""
