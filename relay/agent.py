@@ -65,6 +65,9 @@ class Agent:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        from relay.ingest.translate import check_translation
+
+        check_translation(self.config)  # CSV sources with an HL7-only intake need [translate] (INTERFACE §10)
         self._lock.acquire()
         try:
             damaged_note = None
@@ -119,13 +122,18 @@ class Agent:
 
         sources: list[Any] = [
             FolderWatcher(watch, self.box, client=self.config.client_for(watch), clock=self.clock,
-                          on_new_work=self.new_work, on_problem=self.set_problem)
+                          on_new_work=self.new_work, on_problem=self.set_problem, translate=self.config.translate)
             for watch in self.config.watches
         ]
         if self.config.listener.enabled:
             sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
-                                    status=self.stats))
+                                    status=self.stats, translate=self.config.translate))
+        if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)
+            from relay.ingest.mllp import MllpListener
+
+            sources.append(MllpListener(self.box, self.config.mllp, client=self.config.intake.client,
+                                        clock=self.clock, notify=self.new_work))
         return sources
 
     @property

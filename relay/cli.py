@@ -203,6 +203,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             outcome = ingest_file(
                 outbox, path, client=config.client_for(watch), source="ingest", now=SystemClock().now(),
                 report_dir=path.parent, tracking_column=watch.tracking_column if watch else None,
+                file_format=watch.format if watch else "auto", translate=config.translate,
             )
             print(outcome.summary())
             rejected += outcome.status == "rejected"

@@ -7,6 +7,7 @@ folder that holds the file. Secrets are never read from the file.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -83,6 +84,7 @@ class WatchConfig:
     tracking_column: str | None
     settle_s: float
     poll: bool
+    format: str = "auto"  # auto | csv | hl7
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,34 @@ class ListenerConfig:
     port: int
     token: str | None
     max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class MllpConfig:
+    """The MLLP listener for HL7 v2 (INTERFACE §8)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2575
+    allow_from: tuple[str, ...] = ()
+    client: str | None = None
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """``[translate]``: CSV rows become HL7 v2.5.1 ELR messages at ingest (INTERFACE §10)."""
+
+    to: str = "none"  # none | hl7-elr-2.5.1
+    sending_application: str = "relay"
+    sending_facility: str | None = None  # None: the row's testing lab name and CLIA
+    receiving_application: str = "APHL^2.16.840.1.113883.3.8589^ISO"
+    receiving_facility: str = "APHL^2.16.840.1.113883.3.8589^ISO"
+    processing_id: str = "P"
+    timezone: str | None = None  # IANA name for dates without an offset; None: this machine's
+
+    @property
+    def enabled(self) -> bool:
+        return self.to != "none"
 
 
 @dataclass(frozen=True)
@@ -140,6 +170,8 @@ class Config:
     listener: ListenerConfig = field(default=None)  # type: ignore[assignment]
     delivery: DeliveryConfig = field(default=None)  # type: ignore[assignment]
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    mllp: MllpConfig = field(default_factory=MllpConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
 
@@ -194,6 +226,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{where}: {error.instance!r} is not one of {choices}"
     if error.validator == "pattern" and where.endswith(("start", "end")):
         return f"{where}: {error.instance!r} is not a time like 09:30"
+    if error.validator == "pattern" and where.startswith("translate."):
+        return f"{where}: {error.instance!r} is not namespace^universal id^type (a namespace of 1 to 20 characters, no | ~ \\ or &)"
     if error.validator == "pattern" and where.endswith("days"):
         return f"{where}: {error.instance!r} is not a day list like mon-fri or sat,sun"
     return f"{where}: {error.message}" if where else error.message
@@ -314,6 +348,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
                 tracking_column=w.get("tracking_column"),
                 settle_s=float(w["settle_s"]),
                 poll=bool(w["poll"]),
+                format=w["format"],
             )
         )
     windows = tuple(_window(raw, f"maintenance[{i + 1}]", label) for i, raw in enumerate(data.get("maintenance", [])))
@@ -344,6 +379,8 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         ),
         delivery=DeliveryConfig(**{k: float(v) for k, v in delivery.items()}),
         maintenance=windows,
+        mllp=_mllp(data.get("mllp", {}), label),
+        translate=_translate(data.get("translate", {}), label),
         health=HealthConfig(max_pending_age_s=float(health["max_pending_age_s"]),
                             max_silence_s=float(health["max_silence_s"]),
                             disk_reserve_bytes=int(health["disk_reserve_bytes"])),
@@ -371,6 +408,42 @@ def _oauth(intake: dict[str, Any], base: Path, label: str) -> OAuthConfig | None
                               f"machine; make it private (chmod 600 {key_file})")
     return OAuthConfig(token_url=raw["token_url"], scope=raw["scope"], client_id=raw["client_id"],
                        key_id=raw.get("key_id"), audience=raw.get("audience"), key_file=key_file)
+
+
+def _translate(raw: dict[str, Any], label: str) -> TranslateConfig:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    t = {**_defaults("translate"), **raw}
+    if t.get("timezone") is not None:
+        try:
+            ZoneInfo(t["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"{label}: translate.timezone: unknown time zone {t['timezone']!r}") from exc
+    return TranslateConfig(**t)
+
+
+def _mllp(raw: dict[str, Any], label: str) -> MllpConfig:
+    m = {**_defaults("mllp"), **raw}
+    allow = tuple(m.get("allow_from", ()))
+    for entry in allow:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{label}: mllp.allow_from: {entry!r} is not an IP address or network") from exc
+    if m["enabled"] and not allow and not _loopback(m["host"]):
+        raise ConfigError(f"{label}: mllp.host is {m['host']!r}, which other machines can reach: "
+                          "mllp.allow_from must list the senders let in")
+    return MllpConfig(enabled=bool(m["enabled"]), host=m["host"], port=int(m["port"]), allow_from=allow,
+                      client=m.get("client"))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load(path: Path, *, must_exist: bool = True) -> Config:

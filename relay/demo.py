@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from relay.demo_hl7 import CONFIG as CONFIG_HL7
+from relay.demo_hl7 import send_over_mllp, write_hl7_samples
 from relay.samples import write_simple_report
 
 DEMO_TOKEN_ENV = "RELAY_TOKEN"
@@ -36,6 +38,7 @@ def _config_text(url: str) -> str:
         "[[watch]]\n"
         'folder = "inbox"\n'
         "settle_s = 1\n\n"
+        + CONFIG_HL7 +
         "[listener]\n"
         "enabled = true\n"
         'host = "127.0.0.1"\n'
@@ -117,12 +120,14 @@ def run_demo(folder: str | None = None, *, gui: bool | None = None, exit_when_do
     try:
         (base / "relay.toml").write_text(_config_text(stub_url + "/api/waters"), encoding="utf-8")
         expectations = write_samples(base / "inbox") if fresh else {}
+        expectations.update(write_hl7_samples(base / "hl7-inbox") if fresh else {})
         config = load(base / "relay.toml")
         print(f"relay demo in {base}")
         print(f"  receiving stub: {stub_url}  (what it holds: {stub_url}/api/stats)")
         print(f"  fleet page (heartbeats): {stub_url}/fleet")
         print(f"  drop CSV files into: {base / 'inbox'}")
         print(f"  processed files go to inbox/processed, bad ones to inbox/rejected with a reason")
+        print(f"  drop HL7 v2 files (*.hl7) into: {base / 'hl7-inbox'}")
         for name, what in expectations.items():
             print(f"    {name}: {what}")
         print("  stop with Ctrl-C")
@@ -150,6 +155,11 @@ def _terminal(agent: Any, exit_when_done: bool, timeout_s: float) -> int:
     agent.start()
     if agent.listener is not None:
         print(f"  local listener for other programs: {agent.listener.url}/v1/results")
+    mllp = next((s for s in agent.sources if type(s).__name__ == "MllpListener"), None)
+    if mllp is not None:  # a small HL7 sender, as a LIS would be
+        acks = send_over_mllp(mllp.port)
+        print(f"  MLLP listener for HL7 v2: 127.0.0.1:{mllp.port}; sent {len(acks)} HL7 results over MLLP, "
+              f"ACKs: {', '.join(code for code, _ in acks)}")
     started = time.monotonic()
     last = ""
     code = 0

@@ -92,3 +92,72 @@ def simple_report_csv_bytes(count: int, *, seed: int = 1, start: int = 0) -> byt
     for row in simple_report_rows(count, seed, start):
         writer.writerow(row)
     return buf.getvalue().encode("utf-8")
+
+
+UPLOAD_COLUMNS = (
+    "patient_id", "patient_last_name", "patient_first_name", "patient_middle_name", "patient_street",
+    "patient_street2", "patient_city", "patient_state", "patient_zip_code", "patient_county", "patient_phone_number",
+    "patient_dob", "patient_gender", "patient_race", "patient_ethnicity", "patient_preferred_language",
+    "patient_email", "accession_number", "equipment_model_name", "test_performed_code", "test_result",
+    "order_test_date", "specimen_collection_date", "testing_lab_specimen_received_date", "test_result_date",
+    "date_result_released", "specimen_type", "ordering_provider_id", "ordering_provider_last_name",
+    "ordering_provider_first_name", "ordering_provider_middle_name", "ordering_provider_street",
+    "ordering_provider_street2", "ordering_provider_city", "ordering_provider_state", "ordering_provider_zip_code",
+    "ordering_provider_phone_number", "testing_lab_clia", "testing_lab_name", "testing_lab_street",
+    "testing_lab_street2", "testing_lab_city", "testing_lab_state", "testing_lab_zip_code",
+    "testing_lab_phone_number", "pregnant", "employed_in_healthcare", "symptomatic_for_disease", "illness_onset_date",
+    "resident_congregate_setting", "residence_type", "hospitalized", "icu", "ordering_facility_name",
+    "ordering_facility_street", "ordering_facility_street2", "ordering_facility_city", "ordering_facility_state",
+    "ordering_facility_zip_code", "ordering_facility_phone_number", "comment", "test_result_status",
+    "reporting_facility_name", "reporting_facility_clia",
+)
+UPLOAD_RESULTS = ("Detected", "Not Detected", "Positive", "Negative", "260415000")
+UPLOAD_SPECIMENS = ("Nasal Swab", "Nasopharyngeal Swab", "Anterior Nares Swab", "445297001")
+
+
+def upload_row(rng: random.Random, n: int) -> dict[str, str]:
+    """One row of the standard CSV-upload layout (lowercase names, US dates, words for codes)."""
+    city, state, zip_code, county = rng.choice(CITIES)
+    month, day = rng.randint(1, 12), rng.randint(1, 28)
+    when = f"{month}/{day}/2026 {rng.randint(7, 18):02d}:{rng.randint(0, 59):02d}"
+    row = dict.fromkeys(UPLOAD_COLUMNS, "")
+    row.update({
+        "patient_id": f"MRN{rng.randint(10**5, 10**6 - 1)}", "patient_last_name": rng.choice(LAST),
+        "patient_first_name": rng.choice(FIRST), "patient_street": f"{rng.randint(1, 9999)} Elm St",
+        "patient_city": city, "patient_state": state, "patient_zip_code": zip_code, "patient_county": county,
+        "patient_phone_number": f"205-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
+        "patient_dob": f"{rng.randint(1, 12)}/{rng.randint(1, 28)}/{rng.randint(1940, 2015)}",
+        "patient_gender": rng.choice(("M", "F", "Female", "male", "U")),
+        "patient_race": rng.choice(("White", "Black or African American", "Asian", "2106-3", "unknown")),
+        "patient_ethnicity": rng.choice(("Hispanic or Latino", "Not Hispanic or Latino", "U")),
+        "accession_number": f"ACC-{n:07d}-{rng.randint(0, 9999):04d}", "equipment_model_name": rng.choice(DEVICES),
+        "test_performed_code": rng.choice(("94558-4", "94534-5", "95406-5")), "test_result": rng.choice(UPLOAD_RESULTS),
+        "order_test_date": when, "specimen_collection_date": when, "test_result_date": when,
+        "date_result_released": when, "specimen_type": rng.choice(UPLOAD_SPECIMENS),
+        "ordering_provider_id": f"{rng.randint(10**9, 10**10 - 1)}", "ordering_provider_last_name": "Bailey",
+        "ordering_provider_first_name": "Miranda", "ordering_provider_street": "1 Clinic Way",
+        "ordering_provider_city": city, "ordering_provider_state": state, "ordering_provider_zip_code": zip_code,
+        "ordering_provider_phone_number": "205-999-2800", "testing_lab_clia": "05D2191150",
+        "testing_lab_name": "Upload Test Lab", "testing_lab_street": "2 Lab Rd", "testing_lab_city": city,
+        "testing_lab_state": state, "testing_lab_zip_code": zip_code, "testing_lab_phone_number": "205-888-2000",
+        "employed_in_healthcare": rng.choice(("Y", "N", "")), "symptomatic_for_disease": rng.choice(("Y", "N", "UNK")),
+        "pregnant": rng.choice(("N", "Y", "")), "ordering_facility_name": "Upload Clinic",
+        "comment": rng.choice(("", "repeat test, patient asked\nsecond line", "ok")), "test_result_status": "F",
+    })
+    return row
+
+
+def upload_rows(count: int, seed: int = 1) -> Iterator[dict[str, str]]:
+    rng = random.Random(seed)
+    for n in range(count):
+        yield upload_row(rng, n)
+
+
+def write_upload(path: Path, count: int, *, seed: int = 1) -> Path:
+    """A standard-upload-layout CSV of ``count`` generated rows."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(UPLOAD_COLUMNS), lineterminator="\r\n")
+        writer.writeheader()
+        for row in upload_rows(count, seed):
+            writer.writerow(row)
+    return path

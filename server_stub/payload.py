@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from server_stub.canonical import RowCanonicalizer, canonical_item, csv_body_is_plain, sha256_text
 
-CONTENT_TYPES = ("text/csv", "application/x-ndjson", "application/json")
+CONTENT_TYPES = ("text/csv", "application/x-ndjson", "application/json", "application/hl7-v2")
 TRACKING_COLUMNS = ("Result_ID", "message_id", "specimen_id", "accession_number")
 
 
@@ -92,6 +92,13 @@ def decode(body: bytes) -> str:
 
 def parse(body: bytes, content_type: str, rules: Rules) -> Batch:
     """Parse and validate a body of the given (already checked) content type."""
+    if content_type == "application/hl7-v2":  # decoded per message; FHS/BHS envelopes are not items
+        from server_stub.hl7 import parse_hl7
+
+        hl7_batch = parse_hl7(body, rules.max_items)
+        if hl7_batch.count == 0:
+            raise PayloadError(400, "The report has no items: the HL7 body holds no MSH segment")
+        return hl7_batch
     text = decode(body)
     if content_type == "text/csv":
         batch = _parse_csv(body, text, rules)

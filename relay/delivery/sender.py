@@ -24,7 +24,7 @@ from relay.delivery.destinations import Destination, DestinationContext, open_de
 from relay.delivery.destinations.https import MAX_ANSWER_BYTES
 from relay.delivery.maintenance import maintenance_until
 from relay.delivery.tally import count_request
-from relay.delivery.wire import BUILDERS
+from relay.delivery.wire import BUILDERS, by_kind
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
 from relay.store.batches import BuildFailed
@@ -82,7 +82,7 @@ class Sender:
         self.rng = rng or random.Random()
         self.on_problem = on_problem
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.build = BUILDERS[config.intake.format]
+        self.build = by_kind(BUILDERS[config.intake.format])  # HL7 items go as HL7 batches
         self.max_items = min(config.intake.batch_max_items, destination.max_items or config.intake.batch_max_items)
         d = config.delivery
         self.backoff = Backoff(d.retry_initial_s, d.retry_max_s)

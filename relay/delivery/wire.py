@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -120,6 +121,50 @@ def build_json(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> Bat
 BUILDERS: dict[str, Callable[[Sequence[Content]], BatchSpec]] = {
     "csv": build_csv, "ndjson": build_ndjson, "json": build_json,
 }
+
+HL7_CONTENT_TYPE = "application/hl7-v2"
+
+
+def _hl7_message(item: Content) -> bytes:
+    text = getattr(item, "wire", None) or item.payload
+    if text is None:
+        raise ValueError(f"item {item.id} has no content (removed after the retention period)")
+    text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+    return (text + "\r").encode("utf-8")
+
+
+def build_hl7(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES, *,
+              now: datetime | None = None) -> BatchSpec:
+    """An HL7 v2 batch (INTERFACE §8): FHS, BHS, the messages, BTS with the message count, FTS;
+    segments separated by CR. A message is its ``wire`` form when set (a row translated to HL7),
+    else its payload."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d%H%M%S%z")
+    head = f"|^~\\&|relay||||{stamp}".encode()
+    parts = [b"FHS" + head + b"\r", b"BHS" + head + b"\r"]
+    size = len(parts[0]) * 2 + 40
+    count = 0
+    for item in items[:MAX_ROWS]:
+        message = _hl7_message(item)
+        if size + len(message) > max_bytes and count:
+            break
+        parts.append(message)
+        size += len(message)
+        count += 1
+    parts.append(f"BTS|{count}\rFTS|1\r".encode())
+    return BatchSpec(HL7_CONTENT_TYPE, b"".join(parts), item_count=count)
+
+
+def by_kind(default: Callable[[Sequence[Content]], BatchSpec]) -> Callable[[Sequence[Content]], BatchSpec]:
+    """The builder for a batch's kind: HL7 items always go out as an HL7 batch, the rest with
+    ``default`` (intake.format). A batch holds one kind (one group), so its first item decides."""
+    def build(items: Sequence[Content]) -> BatchSpec:
+        if items and getattr(items[0], "kind", "row") == "hl7":
+            return build_hl7(items)
+        return default(items)
+    return build
+
+
+BUILDERS.setdefault("hl7", build_hl7)
 
 
 # Printable ASCII stays as it is in the payloadname header, except "%" (so the encoding is reversible).

@@ -33,7 +33,7 @@ __all__ = [
     "read_ndjson",
 ]
 
-INTAKE_FORMATS = ("csv", "json", "ndjson")
+INTAKE_FORMATS = ("csv", "json", "ndjson", "hl7")  # hl7: records must be flat, to become ELR messages
 MAX_ITEMS = 10_000  # results in one body
 MAX_DEPTH = 32  # levels of nested objects/lists below a result
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -263,7 +263,7 @@ def _item(obj: dict[str, Any], csv_intake: bool, line: int | None, tracking_colu
 def _intake(intake_format: str) -> bool:
     if intake_format not in INTAKE_FORMATS:
         raise ValueError(f"unknown intake format {intake_format!r}; one of {', '.join(INTAKE_FORMATS)}")
-    return intake_format == "csv"
+    return intake_format in ("csv", "hl7")
 
 
 def _too_many(count: int) -> BodyRejected:

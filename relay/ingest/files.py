@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from relay.config import TranslateConfig
 from relay.errors import TransientError
 from relay.formats.csv_reader import (
     CsvFile,
@@ -23,6 +25,9 @@ from relay.formats.csv_reader import (
     open_csv,
     rejected_rows_name,
 )
+from relay.ingest.hl7_files import ingest_hl7_file, is_hl7_file
+from relay.ingest.translate import ITEM_KIND as TRANSLATED_KIND
+from relay.ingest.translate import Refused, RowTranslation, translation_for
 from relay.store.models import FileRecord
 from relay.store.outbox import Outbox
 
@@ -41,11 +46,12 @@ class FileOutcome:
     reason: str | None = None
     rows_report: Path | None = None
     error_report: Path | None = None
+    unit: str = "row"  # what rows_rejected counts: "row" (CSV) or "message" (HL7)
 
     def summary(self) -> str:
         if self.status == "rejected":
             return f"{self.name}: rejected — {self.reason}"
-        head = f"{self.name}: {self.accepted} accepted, {self.duplicates} duplicate, {self.rows_rejected} rejected row(s)"
+        head = f"{self.name}: {self.accepted} accepted, {self.duplicates} duplicate, {self.rows_rejected} rejected {self.unit}(s)"
         if self.status == "already":
             head = f"{self.name}: already taken earlier ({self.accepted} accepted then); nothing added"
         if self.rows_report:
@@ -78,13 +84,19 @@ def ingest_file(
     tracking_column: str | None = None,
     name: str | None = None,
     report_name: str | None = None,
+    file_format: str = "auto",
+    translate: TranslateConfig | None = None,
 ) -> FileOutcome:
     """Read ``path`` into the outbox. Raises TransientError when the file cannot be read right now
-    (vanished, locked): the caller tries again later."""
+    (vanished, locked): the caller tries again later. With ``translate`` on, each CSV row is sent as
+    the HL7 ELR message made from it, and rows that cannot become one are rejected (INTERFACE §10)."""
     name = name or path.name
     report_name = report_name or name
     try:
-        return _ingest(outbox, path, name, client, source, now, report_dir, report_name, tracking_column)
+        if is_hl7_file(path, file_format):  # HL7 v2 (INTERFACE §8): one item per message
+            return ingest_hl7_file(outbox, path, name=name, client=client, source=source, now=now,
+                                   report_dir=report_dir, report_name=report_name)
+        return _ingest(outbox, path, name, client, source, now, report_dir, report_name, tracking_column, translate)
     except FileRejected as exc:
         try:
             file_hash, size = file_sha256(path), path.stat().st_size
@@ -100,22 +112,28 @@ def ingest_file(
 
 
 def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
-            report_name: str, tracking_column: str | None) -> FileOutcome:
+            report_name: str, tracking_column: str | None, translate: TranslateConfig | None = None) -> FileOutcome:
     data: CsvFile = open_csv(path, tracking_column=tracking_column)
     report = RejectedRowsWriter(report_dir / rejected_rows_name(report_name), data.header)
+    translation = translation_for(translate, data.header)
+    refused = 0
     try:
         with outbox.file_transaction(name=name, path=str(path), file_hash=data.file_hash, size=data.size,
-                                     source=source, client=client, columns=data.canonical_columns, now=now) as tx:
+                                     source=source, client=client, columns=data.canonical_columns, now=now,
+                                     kind=TRANSLATED_KIND if translation else "row") as tx:
             if tx.already_known is not None:
                 report.discard()
                 return _already(tx.already_known)
             add = tx.add
-            for record in data:
-                if isinstance(record, RowReject):
-                    report.add(record)
-                else:
-                    add(record.line, record.canonical, record.tracking_id, record.content_hash)
-            tx.rows_rejected = data.rows_rejected
+            if translation is None:
+                for record in data:
+                    if isinstance(record, RowReject):
+                        report.add(record)
+                    else:
+                        add(record.line, record.canonical, record.tracking_id, record.content_hash)
+            else:
+                refused = _add_translated(data, translation, add, report, now)
+            tx.rows_rejected = data.rows_rejected + refused
             tx.blank_rows = data.blank_rows
             # The report is in place before the rows commit: if that commit fails, or the process dies
             # in between, the file is read again later and the report written again; never the reverse.
@@ -124,9 +142,36 @@ def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now
         report.discard()
         raise
     log.info("file %s: ledger %d, hash %s, %d accepted, %d duplicate, %d rejected rows",
-             name, tx.file_id, data.file_hash[:12], tx.accepted, tx.duplicates, data.rows_rejected)
-    return FileOutcome(name, "accepted", tx.file_id, tx.accepted, tx.duplicates, data.rows_rejected,
+             name, tx.file_id, data.file_hash[:12], tx.accepted, tx.duplicates, tx.rows_rejected)
+    return FileOutcome(name, "accepted", tx.file_id, tx.accepted, tx.duplicates, tx.rows_rejected,
                        data.blank_rows, rows_report=rows_report)
+
+
+def _add_translated(data: CsvFile, translation: RowTranslation, add: Callable[..., None],
+                    report: RejectedRowsWriter, now: float) -> int:
+    """Each good row with its HL7 message as the wire form; rows that cannot become one are rejected.
+    Returns how many were refused; when no row could be used, the file is rejected whole."""
+    refused = taken = 0
+    first = ""
+    for record in data:
+        if isinstance(record, RowReject):
+            report.add(record)
+            continue
+        message = translation(record.values, tracking_id=record.tracking_id, content_hash=record.content_hash,
+                              now=now)
+        if isinstance(message, Refused):
+            reason = f"line {record.line}: {message.reason}"
+            report.add(RowReject(record.line, reason, record.values))
+            refused += 1
+            first = first or reason
+            continue
+        add(record.line, record.canonical, record.tracking_id, record.content_hash, message)
+        taken += 1
+    if not taken and refused:
+        if refused == 1:
+            raise FileRejected(f"The only data row could not be used: {first}.")
+        raise FileRejected(f"None of the {refused:,} data rows could be used: {first}.")
+    return refused
 
 
 def _already(record: FileRecord) -> FileOutcome:

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -27,12 +28,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relay.clock import iso
+from relay.config import TranslateConfig
 from relay.errors import EnvironmentProblem
 from relay.formats.csv_reader import FileRejected, Row, parse_csv_bytes
 from relay.formats.file_errors import FileChanged
+from relay.formats.hl7 import hl7_body_items
 from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
 from relay.ingest.listener_commit import GroupCommitter
 from relay.ingest.listener_health import healthz, metrics
+from relay.ingest.translate import translate_items
 from relay.store.models import AddResult, Item, NewItem
 from relay.store.outbox import Outbox
 
@@ -43,6 +47,7 @@ CONTENT_TYPES = {
     "application/x-ndjson": "ndjson",
     "application/ndjson": "ndjson",
     "text/csv": "csv",
+    "application/hl7-v2": "hl7",  # INTERFACE §8: text decoded per MSH-18, whatever the charset parameter says
 }
 FINAL_STATES = ("sent", "failed", "dead", "discarded")
 MAX_WAIT_S = 30.0
@@ -65,6 +70,8 @@ class Context:
     status: Callable[[], dict[str, Any]]
     stopping: threading.Event
     tracking_column: str | None = None
+    translate: TranslateConfig | None = None  # CSV rows and flat records become ELR messages (§10)
+    now: Callable[[], float] = time.time
 
 
 class _Refused(Exception):
@@ -95,7 +102,7 @@ def _kind(request: Request) -> str:
     for param in params.split(";"):
         key, _, value = param.partition("=")
         charset = value.strip().strip('"').lower()
-        if key.strip().lower() == "charset" and kind != "csv" and charset not in ("utf-8", "utf8"):
+        if key.strip().lower() == "charset" and kind not in ("csv", "hl7") and charset not in ("utf-8", "utf8"):
             raise _Refused(415, f"JSON is taken only as UTF-8, not {charset[:40]!r}")
     return kind
 
@@ -156,9 +163,17 @@ def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str 
             return read_json(data, intake_format=intake_format, tracking_column=tracking_column)
         if kind == "ndjson":
             return read_ndjson(data, intake_format=intake_format, tracking_column=tracking_column)
+        if kind == "hl7":
+            return hl7_body_items(data)
         return _csv_items(data, tracking_column)
     except (FileRejected, FileChanged) as exc:
         raise BodyRejected(exc.reason) from exc
+
+
+def _items_of(data: bytes, kind: str, intake_format: str, tracking_column: str | None,
+              translate: TranslateConfig | None, now: float) -> list[NewItem]:
+    """The body's items as stored: rows carry their ELR message when translation is on."""
+    return translate_items(parse_body(data, kind, intake_format, tracking_column), translate, intake_format, now)
 
 
 # -- endpoints ------------------------------------------------------------------------------------
@@ -170,12 +185,12 @@ async def post_results(request: Request) -> Response:
         kind = _kind(request)
         name = _payload_name(request)
         data = await _read_body(request, ctx.max_body_bytes)
-        args = (data, kind, ctx.intake_format, ctx.tracking_column)
+        args = (data, kind, ctx.intake_format, ctx.tracking_column, ctx.translate, ctx.now())
         try:
             if len(data) <= INLINE_PARSE_BYTES:
-                items = parse_body(*args)
+                items = _items_of(*args)
             else:
-                items = await run_in_threadpool(parse_body, *args)
+                items = await run_in_threadpool(_items_of, *args)
         except BodyRejected as exc:
             raise _Refused(400, exc.reason) from exc
         result = await _store(ctx, items, name)

@@ -39,8 +39,10 @@ _STOP = object()
 class GroupCommitter:
     """Stores requests' items durably, sharing transactions between requests that wait together."""
 
-    def __init__(self, outbox: Outbox, *, client: str, clock: Clock, notify: Callable[[], None]) -> None:
+    def __init__(self, outbox: Outbox, *, client: str, clock: Clock, notify: Callable[[], None],
+                 source: str = SOURCE) -> None:
         self._outbox = outbox
+        self._source = source
         self._client = client
         self._clock = clock
         self._notify = notify
@@ -115,7 +117,7 @@ class GroupCommitter:
     def _commit(self, jobs: list[_Job]) -> None:
         try:
             results = self._outbox.add_item_groups(
-                [(job.items, self._client, job.name) for job in jobs], source=SOURCE, now=self._clock.now()
+                [(job.items, self._client, job.name) for job in jobs], source=self._source, now=self._clock.now()
             )
         except Exception as exc:
             if len(jobs) > 1:

@@ -25,7 +25,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from relay.clock import Clock
-from relay.config import WatchConfig
+from relay.config import TranslateConfig, WatchConfig
 from relay.errors import EnvironmentProblem, TransientError
 from relay.ingest.files import FileOutcome, ingest_file
 from relay.ingest.folders import move_unique, unique_name
@@ -80,8 +80,10 @@ class FolderWatcher:
         on_new_work: Callable[[], None] = lambda: None,
         on_problem: Callable[[str, str | None], None] = lambda key, text: None,
         on_file: Callable[[FileOutcome], None] = lambda outcome: None,
+        translate: TranslateConfig | None = None,
     ) -> None:
         self.watch = watch
+        self.translate = translate  # CSV rows become HL7 ELR messages (INTERFACE §10)
         self.folder = watch.folder
         self.outbox = outbox
         self.client = client
@@ -239,7 +241,7 @@ class FolderWatcher:
         try:
             outcome = ingest_file(self.outbox, path, client=self.client, source="watch", now=self.clock.now(),
                                   report_dir=w.rejected_folder, tracking_column=w.tracking_column,
-                                  report_name=report_name)
+                                  report_name=report_name, file_format=w.format, translate=self.translate)
         except TransientError as exc:
             log.info("file %s not taken yet: %s", path.name, exc)
             return False

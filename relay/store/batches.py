@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from relay.errors import IllegalTransition
 from relay.store.db import Database
 from relay.store.models import Batch, BatchSpec, Content, Member
-from relay.store.queries import PAYLOAD_OF_ITEM
+from relay.store.queries import PAYLOAD_OF_ITEM, WIRE_OF_ITEM
 
 log = logging.getLogger("relay.store")
 
@@ -43,8 +43,9 @@ class BatchTransitions:
     def _members(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Member]:
         """Only what a batch body is built from: three columns instead of an item's twenty."""
         columns_of = self.columns_of
-        return [Member(r[0], columns_of(r[1]), r[2])
-                for r in conn.execute(f"SELECT id, column_set_id, {PAYLOAD_OF_ITEM} FROM items {where}", params)]
+        return [Member(r[0], columns_of(r[1]), r[2], r[3], r[4])
+                for r in conn.execute(f"SELECT id, column_set_id, {PAYLOAD_OF_ITEM}, kind, {WIRE_OF_ITEM} "
+                                      f"FROM items {where}", params)]
 
     # -- forming and claiming -----------------------------------------------------------------
 

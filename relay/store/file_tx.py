@@ -26,16 +26,16 @@ ROWS_PER_STATEMENT = 1000  # rows in one multi-row INSERT (fewer if SQLite allow
 
 ITEM_INSERT_HEAD = (
     "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-    "column_set_id, group_key, next_attempt_at, created_at, updated_at) VALUES "
+    "column_set_id, group_key, next_attempt_at, created_at, updated_at, kind) VALUES "
 )
-ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-PAYLOAD_INSERT_HEAD = "INSERT INTO payloads (item_id, payload) VALUES "
-PAYLOAD_VALUES = "(?, ?)"
+ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+PAYLOAD_INSERT_HEAD = "INSERT INTO payloads (item_id, payload, wire) VALUES "
+PAYLOAD_VALUES = "(?, ?, ?)"
 
 # The parameters of one row of each insert.
 ItemRow = tuple[int | None, str, str | None, int | None, int | None, str, str | None, str, int | None, str, float,
-                float, float]
-PayloadRow = tuple[int, str]
+                float, float, str]
+PayloadRow = tuple[int, str, str | None]
 DuplicateRow = tuple[str, int, str, str | None, int | None, int | None, str | None, float]
 
 INSERT_DUPLICATE = (
@@ -51,11 +51,12 @@ class FileTransaction:
     """
 
     def __init__(self, outbox: Outbox, *, name: str, path: str | None, file_hash: str, size: int, source: str,
-                 client: str, columns: tuple[str, ...], now: float) -> None:
+                 client: str, columns: tuple[str, ...] | None, now: float, kind: str = "row") -> None:
         self._outbox = outbox
         self._meta = (name, path, file_hash, size, source)
         self._client = client
         self._columns = columns
+        self._kind = kind  # 'row' (columns given) or 'hl7' (one message an item, no column set)
         self._now = now
         self._tx = outbox._tx()
         self.accepted = 0
@@ -64,7 +65,7 @@ class FileTransaction:
         self.blank_rows = 0
         self.file_id = 0
         self.already_known: FileRecord | None = None
-        self._pending: list[tuple[int, str, str | None, str]] = []
+        self._pending: list[tuple[int, str, str | None, str, str | None]] = []
         self._pending_chars = 0
         self._writer = ChunkWriter()
 
@@ -90,19 +91,21 @@ class FileTransaction:
         )
         assert cur.lastrowid is not None
         self.file_id = cur.lastrowid
-        self._cs_id = self._outbox._column_set_id(conn, self._columns)
+        self._cs_id = self._outbox._column_set_id(conn, self._columns) if self._columns is not None else None
         # Ids are given here (this transaction is the only writer), so that a chunk's items and their
         # payloads can each go in as multi-row inserts.
         self._next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
-        self._group = f"{self._client}|{self._cs_id}|{name}"
+        self._group = group_key(self._client, self._kind, self._cs_id, name)
         return self
 
-    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str) -> None:
-        """One row. Rows are written in chunks; duplicates are recorded, not added."""
+    def add(self, line: int, values_json: str, tracking_id: str | None, content_hash: str,
+            wire: str | None = None) -> None:
+        """One row (``wire``: its form on the wire, when that differs). Rows are written in chunks;
+        duplicates are recorded, not added."""
         if self.already_known is not None:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
-        self._pending.append((line, values_json, tracking_id, content_hash))
-        self._pending_chars += len(values_json)
+        self._pending.append((line, values_json, tracking_id, content_hash, wire))
+        self._pending_chars += len(values_json) + (len(wire) if wire else 0)
         if len(self._pending) >= CHUNK or self._pending_chars >= CHUNK_CHARS:
             self._flush()
 
@@ -121,7 +124,7 @@ class FileTransaction:
         payloads: list[PayloadRow] = []
         dups: list[DuplicateRow] = []
         item_id = self._next_id
-        for line, payload, tracking_id, content_hash in rows:
+        for line, payload, tracking_id, content_hash, wire in rows:
             original = known.get(content_hash)
             if original is not None:
                 dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
@@ -129,8 +132,8 @@ class FileTransaction:
             if self._outbox.dedupe_window_s > 0:
                 known[content_hash] = item_id  # a second copy inside this chunk
             inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
-                            self._cs_id, self._group, now, now, now))
-            payloads.append((item_id, payload))
+                            self._cs_id, self._group, now, now, now, self._kind))
+            payloads.append((item_id, payload, wire))
             item_id += 1
         self._next_id = item_id
         self.accepted += len(inserts)
@@ -170,6 +173,14 @@ class FileTransaction:
                 raise late
             return result
         return self._tx.__exit__(exc_type, exc, tb)
+
+
+def group_key(client: str, kind: str, column_set_id: int | None, source_name: str | None) -> str:
+    """Items of one group may share a batch: same client, kind, columns and file. A group holds
+    one kind, so a batch never mixes kinds (HL7 messages never travel with CSV rows or JSON)."""
+    if kind == "row" and column_set_id is not None:
+        return f"{client}|{column_set_id}|{source_name or ''}"
+    return f"{client}|{kind}|{source_name or ''}"
 
 
 def insert_items(conn: sqlite3.Connection, rows: Sequence[ItemRow], payloads: Sequence[PayloadRow]) -> None:

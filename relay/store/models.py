@@ -22,6 +22,8 @@ class NewItem:
     tracking_id: str | None = None
     columns: tuple[str, ...] | None = None
     line: int | None = None
+    kind: str | None = None  # 'row' | 'json' | 'hl7'; None: 'row' with columns, else 'json'
+    wire: str | None = None  # the form sent on the wire when it differs from ``payload``
 
 
 @dataclass(slots=True)
@@ -49,6 +51,7 @@ class Item:
     updated_at: float
     sent_at: float | None
     forced: bool = False
+    kind: str = "row"  # 'row' | 'json' | 'hl7'
 
 
 class Content(Protocol):
@@ -69,6 +72,8 @@ class Member:
     id: int
     columns: tuple[str, ...] | None
     payload: str | None
+    kind: str = "row"
+    wire: str | None = None  # sent instead of ``payload`` when set (e.g. a row translated to HL7)
 
 
 @dataclass(frozen=True, slots=True)

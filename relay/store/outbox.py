@@ -24,6 +24,7 @@ from relay.store.file_tx import (
     PAYLOAD_INSERT_HEAD,
     PAYLOAD_VALUES,
     FileTransaction,
+    group_key,
 )
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.queries import Queries
@@ -177,14 +178,15 @@ class Outbox(BatchTransitions, Queries, Tallies):
                 result.duplicate.append(True)
                 continue
             cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
-            group = f"{client}|{cs_id if cs_id is not None else 'json'}|{source_name or ''}"
+            kind = item.kind or ("row" if item.columns is not None else "json")
+            group = group_key(client, kind, cs_id, source_name)
             cur = conn.execute(
                 ITEM_INSERT_HEAD + ITEM_VALUES,
                 (None, source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
-                 cs_id, group, now, now, now),
+                 cs_id, group, now, now, now, kind),
             )
             assert cur.lastrowid is not None
-            conn.execute(PAYLOAD_INSERT_HEAD + PAYLOAD_VALUES, (cur.lastrowid, item.payload))
+            conn.execute(PAYLOAD_INSERT_HEAD + PAYLOAD_VALUES, (cur.lastrowid, item.payload, item.wire))
             result.ids.append(cur.lastrowid)
             result.duplicate.append(False)
 
@@ -211,11 +213,12 @@ class Outbox(BatchTransitions, Queries, Tallies):
         size: int,
         source: str,
         client: str,
-        columns: tuple[str, ...],
+        columns: tuple[str, ...] | None,
         now: float,
+        kind: str = "row",
     ) -> FileTransaction:
         return FileTransaction(self, name=name, path=path, file_hash=file_hash, size=size, source=source,
-                               client=client, columns=columns, now=now)
+                               client=client, columns=columns, now=now, kind=kind)
 
     def record_rejected_file(
         self, *, name: str, path: str | None, file_hash: str, size: int, source: str, reason: str, now: float

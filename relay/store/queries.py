@@ -13,6 +13,7 @@ from relay.store.tallies import StateCountCache
 
 
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
+WIRE_OF_ITEM = "(SELECT wire FROM payloads WHERE item_id = items.id)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Queries:
     ITEM_COLUMNS = (
         "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
         f"{PAYLOAD_OF_ITEM}, attempts, "
-        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced"
+        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced, kind"
     )
     FILE_COLUMNS = (
         "id, name, path, file_hash, outcome, rows_accepted, rows_duplicate, rows_rejected, blank_rows, reason, "
@@ -55,7 +56,7 @@ class Queries:
             id=row[0], state=row[1], source=row[2], source_name=row[3], line=row[4], client=row[5],
             tracking_id=row[6], content_hash=row[7], columns=self.columns_of(row[8]), payload=row[9],
             attempts=row[10], next_attempt_at=row[11], batch_id=row[12], last_status=row[13], last_error=row[14],
-            receipt=row[15], created_at=row[16], updated_at=row[17], sent_at=row[18], forced=bool(row[19]),
+            receipt=row[15], created_at=row[16], updated_at=row[17], sent_at=row[18], forced=bool(row[19]), kind=row[20],
         )
 
     def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]:
@@ -122,6 +123,12 @@ class Queries:
             last_success_at=float(last) if last else None,
             control=control,
         )
+
+    def item_wire(self, item_id: int) -> str | None:
+        """The form an item is sent in when it differs from its content (a row's HL7 message), else None."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT wire FROM payloads WHERE item_id = ?", (item_id,)).fetchone()
+        return row[0] if row else None
 
     def history(self, item_id: int) -> list[HistoryEntry]:
         """What happened to one item: arrival, each batch it travelled in, duplicates, person actions."""

@@ -203,4 +203,21 @@ ALTER TABLE batches ADD COLUMN claimed_at REAL;
 UPDATE batches SET claimed_at = updated_at;
 """,
     ),
+    (
+        3,
+        "item kinds; the wire form of a payload",
+        # Items gain a kind: 'row' (a CSV row or flat record, with a column set), 'json' (a JSON
+        # document) or 'hl7' (one HL7 v2 message, its text with CR separators as the payload). A batch
+        # is formed from one group and a group holds one kind, so batches never mix kinds; the kind
+        # picks the batch body builder (HL7 items go out as application/hl7-v2 batches).
+        # Payloads gain `wire`: the form sent on the wire when it differs from the stored content
+        # (a CSV row translated to an HL7 ELR message keeps its row as the payload, for its hash and
+        # the window, and the message as `wire`); batch bodies are built from `wire` when it is set.
+        # Existing items without a column set are JSON documents.
+        """
+ALTER TABLE items ADD COLUMN kind TEXT NOT NULL DEFAULT 'row' CHECK (kind IN ('row', 'json', 'hl7'));
+UPDATE items SET kind = 'json' WHERE column_set_id IS NULL;
+ALTER TABLE payloads ADD COLUMN wire TEXT;
+""",
+    ),
 ]

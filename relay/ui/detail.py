@@ -10,11 +10,13 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QFrame,
     QLabel,
+    QPlainTextEdit,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -109,6 +111,14 @@ class DetailPane(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.fields, "Result fields")
         self.tabs.addTab(self.history, "History")
+        # The HL7 message sent in a CSV row's place (INTERFACE §10): one segment a line.
+        self.message = QPlainTextEdit()
+        self.message.setReadOnly(True)
+        self.message.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.message.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.message.setAccessibleName("Message sent")
+        self.tabs.addTab(self.message, "Message sent")
+        self.tabs.setTabVisible(2, False)
         self.tabs.setDocumentMode(True)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -145,6 +155,7 @@ class DetailPane(QWidget):
         self.hint.setText(hint)
         self.fields.setRowCount(0)
         self.history.setRowCount(0)
+        self._show_message(None)  # patient data goes with the selection
         self.stack.setCurrentWidget(self.hint)
 
     def show_row(self, row: Any) -> None:
@@ -164,8 +175,8 @@ class DetailPane(QWidget):
         self._generation += 1
         gen = self._generation
         reader = self.reader
-        self.worker.read(lambda: (reader.item(item_id), reader.history(item_id)),
-                         lambda res: self._show_item(gen, res[0], res[1], duplicate))
+        self.worker.read(lambda: (reader.item(item_id), reader.history(item_id), reader.wire(item_id)),
+                         lambda res: self._show_item(gen, res[0], res[1], duplicate, res[2]))
 
     def _set_info(self, pairs: list[tuple[str, str]]) -> None:
         self.info_pairs = pairs
@@ -174,7 +185,7 @@ class DetailPane(QWidget):
         self.info.setText(f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
 
     def _show_item(self, gen: int, item: Item | None, history: list[HistoryEntry],
-                   duplicate: dict[str, Any] | None) -> None:
+                   duplicate: dict[str, Any] | None, wire: str | None = None) -> None:
         if gen != self._generation:
             return
         if item is None:
@@ -217,14 +228,20 @@ class DetailPane(QWidget):
         _fill(self.history, [(words.stamp(h.at), _what(h), _detail(h)) for h in history])
         self.tabs.setTabText(0, f"Result fields ({len(fields)})" if item.payload is not None else "Result fields")
         self.tabs.setTabText(1, f"History ({len(history)})")
+        self._show_message(wire)
         for r, h in enumerate(history):
             cell = self.history.item(r, 0)
             if cell is not None:
                 cell.setToolTip(iso(h.at))
         self.stack.setCurrentIndex(1)
 
+    def _show_message(self, wire: str | None) -> None:
+        self.message.setPlainText(readable_message(wire) if wire else "")
+        self.tabs.setTabVisible(2, bool(wire))
+
     def _show_file(self, f: FileRecord) -> None:
         self._generation += 1
+        self._show_message(None)
         self.shown_id = None
         self.title.setText(f"File {f.name} · {'accepted' if f.outcome == 'accepted' else 'rejected'}")
         info = [
@@ -244,6 +261,11 @@ class DetailPane(QWidget):
         self.tabs.setTabText(0, "Result fields")
         self.tabs.setTabText(1, "History")
         self.stack.setCurrentIndex(1)
+
+
+def readable_message(text: str) -> str:
+    """An HL7 message as a person reads it: one segment a line."""
+    return "\n".join(s for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s)
 
 
 def _person_action(h: HistoryEntry) -> tuple[str, str]:

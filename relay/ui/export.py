@@ -13,6 +13,7 @@ from typing import Any
 
 from relay.clock import iso
 from relay.delivery.wire import item_object
+from relay.formats.hl7_view import hl7_fields
 from relay.store.models import Item
 
 RELAY_COLUMNS = ("relay_id", "state", "received_at", "source", "source_name", "line", "tracking_id", "attempts",
@@ -23,6 +24,10 @@ def fields_of(item: Item) -> list[tuple[str, str]]:
     """The result's own columns and values (the payload), in stored order. Empty after retention."""
     if item.payload is None:
         return []
+    # one HL7 v2 message: its main fields in words, then its segments (a CSV row translated to HL7
+    # keeps its columns: the row is its content, the message only its wire form)
+    if item.kind == "hl7" and item.columns is None:
+        return hl7_fields(item.payload)
     value: Any = item_object(item)
     if isinstance(value, dict):
         return [(str(k), v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False))

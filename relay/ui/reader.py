@@ -103,6 +103,10 @@ class StoreReader:
     def history(self, item_id: int) -> list[HistoryEntry]:
         return self.box.history(item_id)
 
+    def wire(self, item_id: int) -> str | None:
+        """The message sent in the item's place (a CSV row translated to HL7), if any."""
+        return self.box.item_wire(item_id)
+
     def items_by_id(self, ids: Sequence[int]) -> list[Item]:
         found = [self.box.get_item(i) for i in ids]
         return [i for i in found if i is not None]
