@@ -25,6 +25,8 @@ from relay.delivery.fit import check_formats
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
+from relay.health import assess
+from relay.heartbeat import Heartbeat
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
@@ -54,6 +56,7 @@ class Agent:
         self.outbox: Outbox | None = None
         self.sender: Sender | None = None
         self.sources: list[Any] = []
+        self.heartbeat: Heartbeat | None = None
         self._started = False
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
@@ -97,6 +100,10 @@ class Agent:
                     self.set_problem(f"source:{type(source).__name__}", str(exc))
                     continue
                 self.sources.append(source)
+            if self.config.heartbeat.url:
+                self.heartbeat = Heartbeat(self.config, status=self.stats, agent_id=self.outbox.agent_id(),
+                                           token=self._token, clock=self.clock)
+                self.heartbeat.start()
         except BaseException:
             self.stop()
             raise
@@ -156,6 +163,9 @@ class Agent:
             self.events.emit(Problem(key, text))
 
     def stop(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
         for source in reversed(self.sources):
             source.stop()
         self.sources.clear()
@@ -245,13 +255,14 @@ class Agent:
             self.sender.credentials_changed()
 
     def stats(self) -> dict[str, Any]:
-        snap = snapshot(self.box, self.config.maintenance, self.clock.now())
+        now = self.clock.now()
+        snap = snapshot(self.box, self.config.maintenance, now)
         with self._problems_lock:  # this process's own list, also when the outbox could not note it
             snap["problems"] = list(self._problems.values())
         if self.sender is not None:
             st = self.sender.state
             snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
-        return snap
+        return assess(snap, self.config.store.path, self.config.health, now)
 
 
 def set_aside(path: Path, now: float) -> Path:

@@ -107,6 +107,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from relay.status import snapshot
 
     config = _config(args)
+    from relay.health import assess
+
+    now = SystemClock().now()
     if _no_outbox_yet(args, config):
         if args.json:  # the same keys, all empty, from an empty outbox made aside and removed
             import tempfile
@@ -114,11 +117,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             with tempfile.TemporaryDirectory() as aside:
                 empty = config.store.path
                 with _outbox(replace(config, store=replace(config.store, path=Path(aside) / "empty.db"))) as outbox:
-                    snap = snapshot(outbox, config.maintenance, SystemClock().now())
+                    snap = assess(snapshot(outbox, config.maintenance, now), Path(aside) / "empty.db",
+                                  config.health, now)
             print(json.dumps({**snap, "outbox_exists": False, "outbox": str(empty)}, indent=2))
         return 0
     with _outbox(config) as outbox:
-        snap = snapshot(outbox, config.maintenance, SystemClock().now())
+        snap = assess(snapshot(outbox, config.maintenance, now), config.store.path, config.health, now)
     if args.json:
         print(json.dumps(snap, indent=2))
         return 0
@@ -141,6 +145,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  last delivery: {snap['last_success_at'] or 'never'}")
     for problem in snap["problems"]:
         print(f"  problem: {shown(problem)}")
+    print("  health: " + ("ok" if snap["healthy"] else "UNHEALTHY"))
+    for reason in snap["unhealthy_reasons"]:
+        print(f"    - {shown(reason)}")
     return 0
 
 
