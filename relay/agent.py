@@ -25,6 +25,7 @@ from relay.delivery.fit import check_formats
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
+from relay.heartbeat import Heartbeat
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, Status, read_status
 from relay.store.db import CLEAN_CLOSE
@@ -55,6 +56,7 @@ class Agent:
         self.outbox: Outbox | None = None
         self.sender: Sender | None = None
         self.sources: list[Any] = []
+        self.heartbeat: Heartbeat | None = None
         self._started = False
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
@@ -98,6 +100,10 @@ class Agent:
                     self.set_problem(f"source:{type(source).__name__}", str(exc))
                     continue
                 self.sources.append(source)
+            if self.config.heartbeat.url:
+                self.heartbeat = Heartbeat(self.config, status=self.stats, agent_id=self.outbox.agent_id(),
+                                           token=self._token, clock=self.clock)
+                self.heartbeat.start()
         except BaseException:
             self.stop()
             raise
@@ -157,6 +163,9 @@ class Agent:
             self.events.emit(Problem(key, text))
 
     def stop(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
         for source in reversed(self.sources):
             source.stop()
         self.sources.clear()
@@ -246,13 +255,15 @@ class Agent:
             self.sender.credentials_changed()
 
     def status(self) -> Status:
-        status = read_status(self.box, self.config.maintenance, self.clock.now())
+        now = self.clock.now()
+        status = read_status(self.box, self.config.maintenance, now)
         with self._problems_lock:  # this process's own list, also when the outbox could not note it
             problems = list(self._problems.values())
-        return status.with_agent(problems, self.sender.state if self.sender is not None else None)
+        status = status.with_agent(problems, self.sender.state if self.sender is not None else None)
+        return status.assessed(self.config.store.path, self.config.health, now)
 
     def stats(self) -> dict[str, Any]:
-        """``status()`` as its JSON object (what /healthz and `relay status --json` print)."""
+        """``status()`` as its JSON object (what /healthz, the heartbeat and `relay status --json` show)."""
         return self.status().to_json()
 
 

@@ -104,9 +104,10 @@ def _outbox(config: Config, *, check: bool | str = False) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from relay.status import read_status, snapshot
+    from relay.status import read_status
 
     config = _config(args)
+    now = SystemClock().now()
     if _no_outbox_yet(args, config):
         if args.json:  # the same keys, all empty, from an empty outbox made aside and removed
             import tempfile
@@ -114,11 +115,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             with tempfile.TemporaryDirectory() as aside:
                 empty = config.store.path
                 with _outbox(replace(config, store=replace(config.store, path=Path(aside) / "empty.db"))) as outbox:
-                    snap = snapshot(outbox, config.maintenance, SystemClock().now())
+                    snap = read_status(outbox, config.maintenance, now).assessed(
+                        Path(aside) / "empty.db", config.health, now).to_json()
             print(json.dumps({**snap, "outbox_exists": False, "outbox": str(empty)}, indent=2))
         return 0
     with _outbox(config) as outbox:
-        status = read_status(outbox, config.maintenance, SystemClock().now())
+        status = read_status(outbox, config.maintenance, now).assessed(config.store.path, config.health, now)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0
@@ -141,6 +143,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  last delivery: {iso(status.last_success_at) or 'never'}")
     for problem in status.problems:
         print(f"  problem: {shown(problem)}")
+    print("  health: " + ("ok" if status.healthy else "UNHEALTHY"))
+    for reason in status.unhealthy_reasons or ():
+        print(f"    - {shown(reason)}")
     return 0
 
 

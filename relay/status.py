@@ -1,8 +1,9 @@
-"""The status object: what `relay status --json`, the listener's /healthz and /metrics, the tray
-and the window all read.
+"""The status object: what `relay status --json`, the listener's /healthz and /metrics, the
+heartbeat, the tray and the window all read.
 
-``Status`` is the typed value; ``Status.to_json()`` is the JSON object of INTERFACE §1 (a contract:
-its keys and values stay as they are). ``snapshot`` is the same JSON for callers that want a dict.
+``Status`` is the typed value; ``Status.to_json()`` is the JSON object of INTERFACE §1 and §11 (a
+contract: its keys and values stay as they are). ``snapshot`` is the outbox's part of that JSON for
+callers that want a dict; ``Status.assessed`` adds health (``relay.health``: disk facts, reasons).
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from relay.clock import iso
-from relay.config import MaintenanceWindow
+from relay.config import HealthConfig, MaintenanceWindow
 from relay.delivery.maintenance import maintenance_until
 from relay.events import SenderState
+from relay.health import disk_facts, unhealthy_reasons
 from relay.store.control import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL
 from relay.store.models import STATES, ItemState
 from relay.store.roles import OutboxQueries
+from relay.store.tallies import intake_requests
 
 # The control keys are defined with the store (relay.store.control); named here too for older callers.
 __all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "PausedBy", "Status",
@@ -44,15 +48,32 @@ class Status:
     last_success_at: float | None
     problems: tuple[str, ...]
     now: float
+    intake_requests: Mapping[str, int] = field(default_factory=dict)  # requests by outcome (§11)
     sender: SenderState | None = None  # only from a running agent
+    # Health (INTERFACE §11), once ``assessed``: None before.
+    disk_free_bytes: int | None = None
+    outbox_bytes: int | None = None
+    unhealthy_reasons: tuple[str, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys other parts add to the JSON
 
     @property
     def paused(self) -> bool:
         return self.paused_by is not None
 
+    @property
+    def healthy(self) -> bool | None:
+        """True or False once assessed, None before."""
+        return None if self.unhealthy_reasons is None else not self.unhealthy_reasons
+
     def count(self, state: ItemState) -> int:
         return self.by_state.get(state, 0)
+
+    def assessed(self, outbox_path: Path, config: HealthConfig, now: float) -> Status:
+        """With health: free disk, the outbox's size and why relay is not doing its job (if so)."""
+        facts = disk_facts(outbox_path)
+        reasons = unhealthy_reasons({**self.to_json(), **facts}, config, now)
+        return replace(self, disk_free_bytes=facts["disk_free_bytes"], outbox_bytes=facts["outbox_bytes"],
+                       unhealthy_reasons=tuple(reasons))
 
     def with_agent(self, problems: Sequence[str], sender: SenderState | None) -> Status:
         """As a running agent sees it: its own problems list (also when the outbox could not note
@@ -75,11 +96,15 @@ class Status:
             "oldest_pending_at": iso(self.oldest_pending_at),
             "last_success_at": iso(self.last_success_at),
             "problems": list(self.problems),
+            "intake_requests": dict(self.intake_requests),
             "now": iso(self.now),
             **self.extra,
         }
         if self.sender is not None:
             out["sender"] = {"state": self.sender.state, "reason": self.sender.reason, "until": self.sender.until}
+        if self.unhealthy_reasons is not None:
+            out.update(disk_free_bytes=self.disk_free_bytes, outbox_bytes=self.outbox_bytes, healthy=self.healthy,
+                       unhealthy_reasons=list(self.unhealthy_reasons))
         return out
 
 
@@ -114,6 +139,7 @@ def read_status(outbox: OutboxQueries, windows: Sequence[MaintenanceWindow], now
         last_success_at=counts.last_success_at,
         problems=tuple(json.loads(control[PROBLEMS])) if control.get(PROBLEMS) else (),
         now=now,
+        intake_requests=intake_requests(control),
     )
 
 

@@ -23,6 +23,7 @@ from relay.delivery.backoff import Backoff
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
 from relay.delivery.destinations.https import MAX_ANSWER_BYTES
 from relay.delivery.maintenance import maintenance_until
+from relay.delivery.tally import count_request
 from relay.delivery.wire import BUILDERS, by_kind
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
@@ -215,6 +216,7 @@ class Sender:
             self._leases[batch.id] = lease
         self._set_state("sending", None, None)
         decision = self._deliver(batch)
+        count_request(self.control, decision)
         self._record(batch, decision, probing)
         return 0.0
 

@@ -28,13 +28,14 @@ from relay.store.file_tx import (
 )
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.queries import Queries
+from relay.store.tallies import Tallies
 
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
 
 
-class Outbox(BatchTransitions, Queries):
+class Outbox(BatchTransitions, Queries, Tallies):
     """The durable outbox. Thread-safe; one instance per process and database file.
 
     It plays every role of ``relay.store.roles`` (item sink, batch ledger, person actions, control

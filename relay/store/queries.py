@@ -10,6 +10,7 @@ from typing import Any
 
 from relay.store.db import Database
 from relay.store.models import STATES, FileRecord, Item, ItemState
+from relay.store.tallies import StateCountCache
 
 
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
@@ -18,7 +19,7 @@ WIRE_OF_ITEM = "(SELECT wire FROM payloads WHERE item_id = items.id)"
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    by_state: dict[ItemState, int]
+    by_state: dict[str, int]
     duplicates: int
     files_processed: int
     files_rejected: int
@@ -91,6 +92,12 @@ class Queries:
     def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]:
         return [self._item(r) for r in conn.execute(f"SELECT {self.ITEM_COLUMNS} FROM items {where}", params)]
 
+    def _state_count_cache(self) -> StateCountCache:
+        cache = self.__dict__.get("_state_counts")
+        if cache is None:
+            cache = self.__dict__["_state_counts"] = StateCountCache()
+        return cache
+
     def get_item(self, item_id: int) -> Item | None:
         with self.db.lock:
             items = self._load_items(self.db.conn, "WHERE id = ?", (item_id,))
@@ -129,8 +136,7 @@ class Queries:
 
     def counts(self) -> Counts:
         with self.db.reading() as conn:
-            by_state = dict.fromkeys(STATES, 0)
-            by_state.update(dict(conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall()))
+            by_state = self._state_count_cache().counts(conn)
             duplicates = conn.execute("SELECT count(*) FROM duplicates").fetchone()[0]
             files = dict(conn.execute("SELECT outcome, count(*) FROM files GROUP BY outcome").fetchall())
             oldest = conn.execute(

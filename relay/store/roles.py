@@ -152,6 +152,7 @@ class ControlValues(Protocol):
     - ``pause_by_intake``: record the intake's pause unless a person's pause holds (a person's pause
       is never replaced); True when this is news.
     - ``clear_intake_pause``: lift the intake's pause and a Retry-After that has passed, and only those.
+    - ``count_intake_request``: one more intake request with this outcome (``relay_intake_requests_total``).
     """
 
     def get_control(self, key: str) -> str | None: ...
@@ -163,6 +164,8 @@ class ControlValues(Protocol):
     def pause_by_intake(self, reason: str, *, probe: bool) -> bool: ...
 
     def clear_intake_pause(self, *, now: float) -> bool: ...
+
+    def count_intake_request(self, outcome: str) -> None: ...
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relay.clock import Clock
-from relay.config import MaintenanceWindow, WatchConfig
+from relay.config import HealthConfig, MaintenanceWindow, WatchConfig
 from relay.errors import EnvironmentProblem
 from relay.status import Status, read_status
 from relay.store.models import FileRecord, Item, ItemState
@@ -53,11 +53,13 @@ class Source(Protocol):
 
 
 class StoreReader:
-    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock) -> None:
+    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock,
+                 health: HealthConfig | None = None) -> None:
         self.path = path
         self.windows = tuple(windows)
         self.clock = clock
         self.files_seen_up_to = 0  # the newest ledger id a person has seen in the Files view
+        self.health = health or HealthConfig()
         self._box: OutboxQueries | None = None
 
     def open(self) -> bool:
@@ -93,7 +95,8 @@ class StoreReader:
     # -- status -------------------------------------------------------------------------------
 
     def status(self) -> Status:
-        return read_status(self.box, self.windows, self.clock.now())
+        now = self.clock.now()
+        return read_status(self.box, self.windows, now).assessed(self.path, self.health, now)
 
     def stats(self) -> dict[str, Any]:
         """The status JSON (``Status.to_json``) and what the window adds: files a person has not

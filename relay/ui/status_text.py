@@ -134,7 +134,7 @@ def _sender(stats: dict[str, Any]) -> dict[str, Any]:
 def conditions(stats: dict[str, Any], tz: tzinfo | None = None) -> list[tuple[str, str]]:
     """Everything worth saying beyond the counts, as (look, sentence), loudest first.
 
-    ``stats`` is ``relay.status.snapshot`` plus ``sender`` (the sender's state), ``running``
+    ``stats`` is ``relay.status.Status.to_json()`` plus ``sender`` (the sender's state), ``running``
     (False while the agent starts) and ``no_intake`` (True when intake.url is not set).
     """
     now = parse_time(stats.get("now")) or 0.0
@@ -153,6 +153,8 @@ def conditions(stats: dict[str, Any], tz: tzinfo | None = None) -> list[tuple[st
         out.append((ATTENTION, f"{count(failed + dead, 'result')} {verb} a person: {', '.join(parts)}"))
     if stats.get("files_attention"):  # rejected files or rows a person has not looked at yet
         out.append((ATTENTION, str(stats["files_attention"])))
+    shown = {text for _, text in out}  # health's reasons for a pause or a problem are worded as above
+    out += [(ATTENTION, str(r)) for r in stats.get("unhealthy_reasons") or () if str(r) not in shown]
     if stats.get("no_intake") and stats.get("running", True):
         out.append((ATTENTION, "Not sending: no intake address is set (Settings)"))
     if not stats.get("running", True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from relay.config import HealthConfig
 from relay.events import SenderState
 from relay.status import Status, read_status, snapshot
 from relay.store.control import PAUSED_BY, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL
@@ -15,7 +16,7 @@ T0 = 1_767_225_600.0
 
 KEYS = ["pending", "sending", "sent", "failed", "dead", "discarded", "duplicates", "files_processed",
         "files_rejected", "paused", "paused_by", "paused_reason", "maintenance_until", "in_maintenance_window",
-        "intake_unavailable_until", "oldest_pending_at", "last_success_at", "problems", "now"]
+        "intake_unavailable_until", "oldest_pending_at", "last_success_at", "problems", "intake_requests", "now"]
 
 
 def test_the_json_keeps_its_keys_in_order_and_its_values(tmp_path):
@@ -37,13 +38,17 @@ def test_the_json_keeps_its_keys_in_order_and_its_values(tmp_path):
         json.dumps(out)  # plain JSON
 
 
-def test_an_agents_status_carries_its_problems_and_sender(tmp_path):
+def test_an_agents_status_carries_its_problems_sender_and_health(tmp_path):
     with Outbox(tmp_path / "o.db") as box:
         status = read_status(box, (), T0).with_agent(["no keyring"], SenderState("waiting", "503", T0 + 5))
+        assert status.healthy is None and "healthy" not in status.to_json()
+        status = status.assessed(tmp_path / "o.db", HealthConfig(), T0)
     out = status.to_json()
     assert out["problems"] == ["no keyring"]
     assert out["sender"] == {"state": "waiting", "reason": "503", "until": T0 + 5}
-    assert list(out)[:-1] == KEYS
+    assert list(out) == [*KEYS, "sender", "disk_free_bytes", "outbox_bytes", "healthy", "unhealthy_reasons"]
+    assert status.healthy is False and out["unhealthy_reasons"] == ["no keyring"]
+    assert out["outbox_bytes"] > 0
 
 
 def test_the_window_reads_the_same_status_through_the_queries_only(tmp_path):
