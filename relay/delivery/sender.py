@@ -14,7 +14,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from relay.clock import Clock, iso
 from relay.config import Config
@@ -328,7 +328,7 @@ class Sender:
             self.ledger.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
                                 now=now, count_attempt=False)
             self._set_state("waiting", d.message, now + wait)
-        elif kind in ("unknown", "retry_later"):
+        elif kind == "unknown" or kind == "retry_later":
             wait = self.backoff(batch.attempts + 1)
             self.ledger.backoff(batch.id, owner=lease, next_at=now + wait, status=d.status, error=d.message,
                                 now=now)
@@ -343,14 +343,14 @@ class Sender:
         elif kind == "split" and n > 1:
             self.ledger.split(batch.id, owner=lease, build=self.build, status=d.status, reason=d.message,
                               now=now)
-        elif kind in ("split", "fail_batch"):
+        elif kind == "split" or kind == "fail_batch":
             failed = self.ledger.fail_batch(batch.id, owner=lease, reason=d.message, status=d.status, now=now)
             self.events.emit(ItemsFailed(len(failed), d.message, now))
         elif kind == "pause":
             self.ledger.release(batch.id, owner=lease, now=now)
             self._pause_by_intake(now, d.message, probe=d.pause_probe)
-        else:  # pragma: no cover - decide() returns only the kinds above
-            raise AssertionError(f"unknown decision {kind}")
+        else:  # pragma: no cover - mypy checks that every DecisionKind has its branch above
+            assert_never(kind)
 
     # -- pause / resume -----------------------------------------------------------------------
 
