@@ -88,6 +88,13 @@ class SftpDestination:
 
     # -- Destination ---------------------------------------------------------------------------
 
+    def missing_credential(self) -> str | None:
+        """intake.sftp.key_file needs nothing stored; otherwise the key or password in the keyring."""
+        if self.sftp.key_file is not None or self.context.secret():
+            return None
+        return ("no SFTP credential is stored: store the private key or the password with `relay token set` "
+                "(or set intake.sftp.key_file)")
+
     def deliver(self, batch: Batch, tracking_ids: TrackingIds) -> Decision:
         final, part = self.names(batch)
         try:
