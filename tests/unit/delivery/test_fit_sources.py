@@ -104,3 +104,28 @@ def test_each_destination_says_whether_it_lacks_a_credential(tmp_path):
             assert reason is None, (cfg.intake.url, reason)
         else:
             assert reason is not None and said in reason, (cfg.intake.url, reason)
+
+
+def test_relay_ingest_says_so_plainly_and_stores_nothing(tmp_path, capsys):
+    from relay.cli import main
+    from relay.samples import write_simple_report
+
+    path = tmp_path / "relay.toml"
+    path.write_text('[intake]\nurl = "mllp://127.0.0.1:2575"\n[store]\npath = "outbox.db"\n', encoding="utf-8")
+    export = write_simple_report(tmp_path / "export.csv", 3)
+    code = main(["--config", str(path), "ingest", str(export)])
+    err = capsys.readouterr().err
+    assert code == 2 and "export.csv (given to relay ingest)" in err and "[translate]" in err
+    assert "Traceback" not in err and not (tmp_path / "outbox.db").exists()
+
+
+def test_the_agent_refuses_a_csv_folder_for_mllp_at_start_naming_it(tmp_path):
+    from relay.agent import Agent
+
+    inbox = tmp_path / "lab-exports"
+    inbox.mkdir()
+    agent = Agent(config(tmp_path, watch=[{"folder": str(inbox), "format": "csv"}], mllp={"enabled": True}),
+                  token=lambda: None)
+    with pytest.raises(ConfigError, match="lab-exports"):
+        agent.start()
+    assert agent.sender is None and agent.sources == []
