@@ -124,3 +124,25 @@ def test_translated_csv_rows_go_over_mllp_as_their_own_messages(tmp_path):
     for message in received:
         assert bare(message)
         assert_valid_elr(message.decode())
+
+
+def test_the_local_listener_takes_hl7_for_mllp_and_refuses_untranslated_csv_at_its_door(tmp_path):
+    import httpx
+
+    port = free_port()
+    with mllp_receiver(lambda message: ack(message, "AA")) as peer:
+        config = from_dict({
+            "intake": {"url": f"mllp://127.0.0.1:{peer.port}", "timeout_s": 5},
+            "store": {"path": str(tmp_path / "outbox.db")},
+            "listener": {"enabled": True, "host": "127.0.0.1", "port": port},
+        }, tmp_path / "relay.toml")
+        with Agent(config, token=lambda: None) as agent:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+                refused = http.post("/v1/results", content=b"Result_ID,Result\r\nr-1,Detected\r\n",
+                                    headers={"content-type": "text/csv"})
+                taken = http.post("/v1/results", content=samples_hl7.message(3, seed=5).encode(),
+                                  headers={"content-type": "application/hl7-v2"})
+            assert refused.status_code == 400 and "HL7" in refused.json()["error"]
+            assert taken.status_code == 202, taken.text
+            wait_until(lambda: agent.stats()["sent"] == 1, timeout=30)
+    assert [msh10(m) for m in peer.received] == ["5-3"] and bare(peer.received[0])
