@@ -129,3 +129,17 @@ def test_the_agent_refuses_a_csv_folder_for_mllp_at_start_naming_it(tmp_path):
     with pytest.raises(ConfigError, match="lab-exports"):
         agent.start()
     assert agent.sender is None and agent.sources == []
+
+
+def test_s3_without_a_stored_secret_pauses_the_agent_naming_relay_token_set(tmp_path):
+    from relay.agent import Agent
+    from tests.helpers.builders import new_item
+    from tests.helpers.waiting import wait_until
+
+    s3 = {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:9", "access_key_id": "AKIDEXAMPLE"}
+    with Agent(config(tmp_path, url="s3://results/in", intake={"s3": s3}), token=lambda: None) as agent:
+        agent.box.add_items([new_item(1)], source="file", client="c", now=agent.clock.now())
+        agent.new_work()
+        status = wait_until(lambda: (s := agent.stats())["paused"] and s, timeout=30)
+    assert "no S3 secret access key is stored" in status["paused_reason"]
+    assert "relay token set" in status["paused_reason"]
