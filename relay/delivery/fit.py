@@ -69,22 +69,22 @@ def sources_of(config: Config) -> list[str]:
     return named
 
 
-def _refusal(config: Config, formats: frozenset[str], whose: str) -> ConfigError:
+def _refusal(config: Config, formats: frozenset[str], whose: str, refuses: str = "refuses to start") -> ConfigError:
     scheme = scheme_of(config.intake.url or "")
     carried = ", ".join(sorted(formats))
     if HL7 in formats and not rows_carried(config, formats):
         fix = ("Add [translate] with to = \"hl7-elr-2.5.1\" to send each CSV row as an HL7 ELR message, or set "
                "format = \"hl7\" on a folder that only ever holds HL7 files")
         if config.intake.format != HL7 and config.intake.format not in formats:
-            what = f"intake.url is a {scheme}:// address, which carries HL7 v2 messages only"
+            what = f"intake.url is an {scheme}:// address, which carries HL7 v2 messages only"
         else:
             what = "intake.format is \"hl7\", so the intake takes HL7 v2 messages only"
     else:
-        what = f"intake.url is a {scheme}:// address, which carries {carried} batches only"
+        what = f"intake.url is an {scheme}:// address, which carries {carried} batches only"
         fix = f"Set intake.format to one of {carried}, or send to an address that takes this format"
     return ConfigError(
-        f"{config.source or 'the configuration'}: {what}, but {whose} takes CSV files and translation is off "
-        f"(intake.format is {config.intake.format!r}): relay refuses to start rather than keep results it could "
+        f"{config.source or 'the configuration'}: {what}, but {whose} and translation is off "
+        f"(intake.format is {config.intake.format!r}): relay {refuses} rather than keep results it could "
         f"never send. {fix}.")
 
 
@@ -98,7 +98,8 @@ def check_formats(config: Config, destination: Destination | None = None) -> Non
     blocked = [f"watched folder {w.folder}" for w in config.watches if ROWS in watch_kinds(w, config)
                and not rows_carried(config, formats)]
     if blocked:
-        raise _refusal(config, formats, "; ".join(blocked))
+        takes = " takes" if len(blocked) == 1 else " take"
+        raise _refusal(config, formats, "; ".join(blocked) + takes + " CSV files")
     if HL7 not in formats:  # no destination of relay's is like this today; said plainly all the same
         hl7_sources = [f"watched folder {w.folder}" for w in config.watches if HL7 in watch_kinds(w, config)]
         hl7_sources += ["the MLLP listener"] if config.mllp.enabled else []
@@ -115,7 +116,8 @@ def check_ingest(config: Config, path: Path) -> None:
         return
     if file_format == "auto" and _looks_like_hl7(path):
         return
-    raise _refusal(config, carried_by(config), f"{path.name} (given to relay ingest)")
+    raise _refusal(config, carried_by(config), f"{path.name} would be read as CSV rows",
+                   refuses="stores nothing of it")
 
 
 def _looks_like_hl7(path: Path) -> bool:

@@ -115,7 +115,7 @@ def test_relay_ingest_says_so_plainly_and_stores_nothing(tmp_path, capsys):
     export = write_simple_report(tmp_path / "export.csv", 3)
     code = main(["--config", str(path), "ingest", str(export)])
     err = capsys.readouterr().err
-    assert code == 2 and "export.csv (given to relay ingest)" in err and "[translate]" in err
+    assert code == 2 and "export.csv would be read as CSV rows" in err and "[translate]" in err
     assert "Traceback" not in err and not (tmp_path / "outbox.db").exists()
 
 
