@@ -21,7 +21,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
 from relay.delivery.destinations.http_client import make_http_client
-from relay.delivery.fit import check_formats
+from relay.delivery.fit import check_formats, listener_format
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
@@ -126,7 +126,9 @@ class Agent:
             for watch in self.config.watches
         ]
         if self.config.listener.enabled:
-            sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
+            formats = self.destination.formats if self.destination is not None else None
+            intake_format = listener_format(self.config, formats) if formats else self.config.intake.format
+            sources.append(Listener(self.box, self.config.listener, intake_format=intake_format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
                                     status=self.status, translate=self.config.translate))
         if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)

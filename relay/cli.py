@@ -227,6 +227,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from relay.ingest.files import ingest_file
 
     config = _config(args)
+    from relay.delivery.fit import check_ingest  # HL7-only destinations take CSV only translated (§9)
+
+    for name in args.files:
+        check_ingest(config, Path(name).expanduser().resolve())
     rejected = missing = 0
     totals = [0, 0, 0]
     with _outbox(config, check="auto") as outbox:
