@@ -31,6 +31,8 @@ from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVA
 from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
 from relay.store.query_view import QueryView
+from relay.store.models import ItemState
+from relay.store.roles import ActionsAndControls
 
 log = logging.getLogger("relay")
 
@@ -202,6 +204,11 @@ class Agent:
             raise RuntimeError("the agent is not started")
         return self.outbox
 
+    @property
+    def person(self) -> ActionsAndControls:
+        """The outbox as a person's actions below use it: their role and the control values."""
+        return self.box
+
     # -- actions ---------------------------------------------------------------------------------
 
     def new_work(self) -> None:
@@ -212,15 +219,15 @@ class Agent:
 
     def pause(self, reason: str = "paused by a person") -> None:
         now = self.clock.now()
-        self.box.set_control({PAUSED_BY: "person", PAUSED_REASON: reason})
-        self.box.audit("pause", now=now, detail=reason)
+        self.person.set_control({PAUSED_BY: "person", PAUSED_REASON: reason})
+        self.person.audit("pause", now=now, detail=reason)
         self.events.emit(Paused("person", reason, now))
         self.new_work()
 
     def resume(self) -> None:
         now = self.clock.now()
-        self.box.set_control({PAUSED_BY: None, PAUSED_REASON: None, PAUSED_PROBE: None, UNAVAILABLE_UNTIL: None})
-        self.box.audit("resume", now=now)
+        self.person.set_control({PAUSED_BY: None, PAUSED_REASON: None, PAUSED_PROBE: None, UNAVAILABLE_UNTIL: None})
+        self.person.audit("resume", now=now)
         self.events.emit(Resumed(now))
         if self.sender is not None:
             self.sender.credentials_changed()
@@ -229,25 +236,25 @@ class Agent:
     def send_now(self) -> int:
         """Everything waiting for a retry is tried at once (maintenance windows still hold)."""
         now = self.clock.now()
-        self.box.set_control({UNAVAILABLE_UNTIL: None})
-        n = self.box.make_due(now=now)
-        self.box.audit("send now", now=now)
+        self.person.set_control({UNAVAILABLE_UNTIL: None})
+        n = self.person.make_due(now=now)
+        self.person.audit("send now", now=now)
         self.new_work()
         return n
 
-    def retry(self, ids: Sequence[int] = (), *, state: str | None = None, actor: str = "person") -> list[int]:
-        done = self.box.retry(ids, state=state, now=self.clock.now(), actor=actor)
+    def retry(self, ids: Sequence[int] = (), *, state: ItemState | None = None, actor: str = "person") -> list[int]:
+        done = self.person.retry(ids, state=state, now=self.clock.now(), actor=actor)
         self.new_work()
         return done
 
     def resend(self, ids: Sequence[int], *, actor: str = "person") -> list[int]:
-        done = self.box.resend(ids, now=self.clock.now(), actor=actor)
+        done = self.person.resend(ids, now=self.clock.now(), actor=actor)
         self.new_work()
         return done
 
     def discard(self, ids: Sequence[int], *, reason: str | None = None, actor: str = "person") -> list[int]:
         """Failed or dead items set aside by a person (see ``Outbox.discard``); the ids discarded."""
-        done = self.box.discard(ids, now=self.clock.now(), actor=actor, reason=reason)
+        done = self.person.discard(ids, now=self.clock.now(), actor=actor, reason=reason)
         self.events.emit(CountsChanged(self.clock.now()))
         return done
 
