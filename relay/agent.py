@@ -26,7 +26,7 @@ from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
 from relay.instance import InstanceLock
-from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
+from relay.status import IGNORED_FILES, PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
 
@@ -105,6 +105,7 @@ class Agent:
                                 f"were not sent. Ask your administrator to recover them (sqlite3 \"{aside}\" .recover).")
                 self.outbox = self._open_outbox()
             self.outbox.set_control({PROBLEMS: None})  # problems are re-detected by this run
+            self.outbox.set_control({k: None for k in self.outbox.counts().control if k.startswith(IGNORED_FILES)})
             if damaged_note:
                 self.set_problem("outbox:damaged", damaged_note)
             if self.config.intake.url:
@@ -142,7 +143,8 @@ class Agent:
 
         sources: list[Any] = [
             FolderWatcher(watch, self.box, client=self.config.client_for(watch), clock=self.clock,
-                          on_new_work=self.new_work, on_problem=self.set_problem)
+                          on_new_work=self.new_work, on_problem=self.set_problem,
+                          on_ignored=self._ignored_noter(watch.folder))
             for watch in self.config.watches
         ]
         if self.config.listener.enabled:
@@ -150,6 +152,15 @@ class Agent:
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
                                     status=self.stats))
         return sources
+
+    def _ignored_noter(self, folder: Path) -> Callable[[list[str]], None]:
+        """Names in ``folder`` that match no pattern, kept in the outbox for `relay status` (per folder)."""
+        def note(names: list[str]) -> None:
+            try:
+                self.box.set_control({f"{IGNORED_FILES}{folder}": json.dumps(names) if names else None})
+            except EnvironmentProblem as exc:
+                log.warning("the ignored files of %s could not be noted in the outbox: %s", folder, exc)
+        return note
 
     @property
     def listener(self) -> Any:

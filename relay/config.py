@@ -59,6 +59,7 @@ class WatchConfig:
     tracking_column: str | None
     settle_s: float
     poll: bool
+    patterns: tuple[str, ...] = ()  # every pattern (``pattern`` is the first), matched without regard to case
 
 
 @dataclass(frozen=True)
@@ -262,13 +263,14 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         watches.append(
             WatchConfig(
                 folder=folder,
-                pattern=w["pattern"],
+                pattern=w["pattern"] if isinstance(w["pattern"], str) else w["pattern"][0],
                 processed_folder=_resolve(base, w.get("processed_folder")) or folder / "processed",
                 rejected_folder=_resolve(base, w.get("rejected_folder")) or folder / "rejected",
                 client=w.get("client"),
                 tracking_column=w.get("tracking_column"),
                 settle_s=float(w["settle_s"]),
                 poll=bool(w["poll"]),
+                patterns=(w["pattern"],) if isinstance(w["pattern"], str) else tuple(w["pattern"]),
             )
         )
     windows = tuple(_window(raw, f"maintenance[{i + 1}]", label) for i, raw in enumerate(data.get("maintenance", [])))

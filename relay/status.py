@@ -18,6 +18,16 @@ PAUSED_REASON = "paused_reason"
 PAUSED_PROBE = "paused_probe"  # "0": the intake retired this sender, only a person resumes
 UNAVAILABLE_UNTIL = "unavailable_until"  # the intake said 503/429 with Retry-After
 PROBLEMS = "problems"  # JSON list of plain-words problems (folders missing, disk full, ...)
+IGNORED_FILES = "ignored_files:"  # + a watched folder: JSON list of the names there that match no pattern
+
+
+def ignored_files(control: dict[str, str]) -> list[dict[str, str]]:
+    """[{folder, name}] of files in watched folders that match no pattern (left where they are)."""
+    out: list[dict[str, str]] = []
+    for key in sorted(k for k in control if k.startswith(IGNORED_FILES)):
+        folder = key[len(IGNORED_FILES):]
+        out.extend({"folder": folder, "name": name} for name in json.loads(control[key]))
+    return out
 
 
 def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:
@@ -44,5 +54,6 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         "oldest_pending_at": iso(counts.oldest_pending_at),
         "last_success_at": iso(counts.last_success_at),
         "problems": json.loads(control[PROBLEMS]) if control.get(PROBLEMS) else [],
+        "ignored_files": ignored_files(control),
         "now": iso(now),
     }

@@ -98,8 +98,12 @@ def _toml(value: Any) -> str:
 def _type(prop: dict[str, Any]) -> str:
     if "enum" in prop:
         return "one of " + ", ".join(f"`{_toml(v)}`" for v in prop["enum"])
-    return {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false"}.get(
-        prop.get("type", ""), str(prop.get("type", "")))
+    names = {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false",
+             "array": "list of text"}
+    kinds = prop.get("type", "")
+    if isinstance(kinds, list):
+        return " or ".join(names.get(k, k) for k in kinds)
+    return names.get(kinds, str(kinds))
 
 
 def _limits(dotted: str, prop: dict[str, Any]) -> str:

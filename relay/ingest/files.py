@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
+
 from relay.errors import TransientError
 from relay.formats.csv_reader import (
     CsvFile,
@@ -20,9 +23,12 @@ from relay.formats.csv_reader import (
     RowReject,
     error_name,
     error_text,
-    open_csv,
+    open_csv_stream,
     rejected_rows_name,
 )
+from relay.formats.csv_report import private_opener
+from relay.formats.file_errors import FileChanged
+from relay.ingest.entries import Handle, NotRegular, display_name, not_regular_reason
 from relay.store.models import FileRecord
 from relay.store.outbox import Outbox
 
@@ -41,6 +47,7 @@ class FileOutcome:
     reason: str | None = None
     rows_report: Path | None = None
     error_report: Path | None = None
+    identity: tuple[int, int, int, int] | None = None  # device, inode, size, mtime of the file read
 
     def summary(self) -> str:
         if self.status == "rejected":
@@ -53,17 +60,29 @@ class FileOutcome:
         return head
 
 
+REPLACED_REASON = "The file changed or was replaced while it was read; the file now there is read afresh."
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
+        return stream_sha256(fh)
+
+
+def stream_sha256(stream: BinaryIO) -> str:
+    h = hashlib.sha256()
+    with stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
 def write_error_report(report_dir: Path, name: str, reason: str) -> Path:
+    """``<name>.error.txt`` in ``report_dir``, readable by the owner only (it may name a patient)."""
     path = report_dir / error_name(name)
-    path.write_text(error_text(reason, name), encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8", opener=private_opener) as fh:
+        fh.write(error_text(reason, display_name(name)))
+    os.replace(partial, path)
     return path
 
 
@@ -79,32 +98,59 @@ def ingest_file(
     name: str | None = None,
     report_name: str | None = None,
 ) -> FileOutcome:
-    """Read ``path`` into the outbox. Raises TransientError when the file cannot be read right now
-    (vanished, locked): the caller tries again later."""
-    name = name or path.name
-    report_name = report_name or name
+    """Read ``path`` into the outbox through one open handle. Raises TransientError when the file
+    cannot be read right now (vanished, locked, changed or replaced while read): the caller tries
+    again later. Something that is not a regular file is rejected whole, never opened.
+
+    ``name`` is what the ledger, the reports and the intake call the file (any name: bytes that are
+    not UTF-8 are shown escaped); ``report_name`` the name its reports are written under."""
+    label = display_name(name or path.name)
+    report_name = report_name or (name or path.name)
     try:
-        return _ingest(outbox, path, name, client, source, now, report_dir, report_name, tracking_column)
+        handle = Handle(path)
+    except NotRegular as exc:
+        reason = not_regular_reason(exc.kind)
+        record = outbox.record_rejected_file(name=label, path=display_name(str(path)), file_hash=f"not-a-file:{exc.kind}",
+                                             size=0, source=source, reason=reason, now=now)
+        report = write_error_report(report_dir, report_name, reason)
+        log.info("%s is %s: rejected unopened (ledger %d)", label, exc.kind, record.id)
+        return FileOutcome(label, "rejected", record.id, reason=reason, error_report=report)
+    except OSError as exc:
+        raise TransientError(f"{label}: cannot be read right now ({exc.strerror or exc})") from exc
+    with handle:
+        outcome = _read(outbox, handle, label, report_name, client, source, now, report_dir, tracking_column)
+    i = handle.identity
+    return replace(outcome, identity=(i.dev, i.ino, i.size, i.mtime_ns))
+
+
+def _read(outbox: Outbox, handle: Handle, label: str, report_name: str, client: str, source: str, now: float,
+          report_dir: Path, tracking_column: str | None) -> FileOutcome:
+    path = handle.path
+    try:
+        return _ingest(outbox, handle, label, client, source, now, report_dir, report_name, tracking_column)
     except FileRejected as exc:
         try:
-            file_hash, size = file_sha256(path), path.stat().st_size
+            file_hash, size = stream_sha256(handle.reader()), handle.identity.size
+            if not handle.unchanged():
+                raise FileChanged(REPLACED_REASON)
         except OSError as os_exc:
-            raise TransientError(f"{name}: cannot be read right now ({os_exc.strerror})") from os_exc
-        record = outbox.record_rejected_file(name=name, path=str(path), file_hash=file_hash, size=size,
-                                             source=source, reason=exc.reason, now=now)
+            raise TransientError(f"{label}: cannot be read right now ({os_exc.strerror})") from os_exc
+        record = outbox.record_rejected_file(name=label, path=display_name(str(path)), file_hash=file_hash,
+                                             size=size, source=source, reason=exc.reason, now=now)
         report = write_error_report(report_dir, report_name, exc.reason)
-        log.info("file %s rejected whole (ledger %d, hash %s)", name, record.id, file_hash[:12])
-        return FileOutcome(name, "rejected", record.id, reason=exc.reason, error_report=report)
+        log.info("file %s rejected whole (ledger %d, hash %s)", label, record.id, file_hash[:12])
+        return FileOutcome(label, "rejected", record.id, reason=exc.reason, error_report=report)
     except OSError as exc:
-        raise TransientError(f"{name}: cannot be read right now ({exc.strerror or exc})") from exc
+        raise TransientError(f"{label}: cannot be read right now ({exc.strerror or exc})") from exc
 
 
-def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
+def _ingest(outbox: Outbox, handle: Handle, name: str, client: str, source: str, now: float, report_dir: Path,
             report_name: str, tracking_column: str | None) -> FileOutcome:
-    data: CsvFile = open_csv(path, tracking_column=tracking_column)
+    path = handle.path
+    data: CsvFile = open_csv_stream(handle.reader, name, path, tracking_column)
     report = RejectedRowsWriter(report_dir / rejected_rows_name(report_name), data.header)
     try:
-        with outbox.file_transaction(name=name, path=str(path), file_hash=data.file_hash, size=data.size,
+        with outbox.file_transaction(name=name, path=display_name(str(path)), file_hash=data.file_hash, size=data.size,
                                      source=source, client=client, columns=data.canonical_columns, now=now) as tx:
             if tx.already_known is not None:
                 report.discard()
@@ -117,6 +163,10 @@ def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now
                     add(record.line, record.canonical, record.tracking_id, record.content_hash)
             tx.rows_rejected = data.rows_rejected
             tx.blank_rows = data.blank_rows
+            # The last look before the commit: rows of a file that grew, changed or was replaced by
+            # another under its name while it was read are never kept.
+            if not handle.unchanged():
+                raise FileChanged(REPLACED_REASON)
             # The report is in place before the rows commit: if that commit fails, or the process dies
             # in between, the file is read again later and the report written again; never the reverse.
             rows_report = report.commit()
