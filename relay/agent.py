@@ -99,6 +99,8 @@ class Agent:
                 self.outbox = self._open_outbox()
             except OutboxDamaged as exc:
                 aside = set_aside(self.config.store.path, self.clock.now())
+                self._lock.release()  # the lock went aside with the damaged file: lock the new one
+                self._lock.acquire()
                 detail = str(exc).split("; it has been left as it is")[0]
                 log.error("%s; the file is kept, renamed to %s, and a new outbox was started", detail, aside.name)
                 damaged_note = (f"The outbox was damaged and has been kept aside as {aside}; the results in it "
