@@ -152,7 +152,7 @@ class Agent:
         if self.config.listener.enabled:
             sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
-                                    status=self.stats))
+                                    status=self.stats, on_problem=self.set_problem))
         return sources
 
     def _ignored_noter(self, folder: Path) -> Callable[[list[str]], None]:

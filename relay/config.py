@@ -69,6 +69,7 @@ class ListenerConfig:
     port: int
     token: str | None
     max_body_bytes: int
+    body_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             port=int(listener["port"]),
             token=listener.get("token"),
             max_body_bytes=int(listener["max_body_bytes"]),
+            body_timeout_s=float(listener["body_timeout_s"]),
         ),
         delivery=DeliveryConfig(**{k: float(v) for k, v in delivery.items()}),
         maintenance=windows,

@@ -111,6 +111,9 @@ class GroupCommitter:
                     break
             if jobs:
                 self._commit(jobs)
+            # Let go of the requests' items before waiting for the next: a large post's items would
+            # otherwise stay in memory until another post arrives.
+            del jobs, first, nxt
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
