@@ -112,6 +112,7 @@ class FolderWatcher:
         self.on_file = on_file
         self.on_ignored = on_ignored
         self.patterns = watch.patterns or (watch.pattern,)
+        self._own_folders = {watch.processed_folder, watch.rejected_folder}
         self.problem_key = f"watch:{watch.folder}"
         self._ignored: set[str] = set()
         self._file_problems: set[str] = set()
@@ -198,7 +199,7 @@ class FolderWatcher:
         self._clear_file_problems({e.name for e in entries})
 
     def _is_ignored(self, entry: Path) -> bool:
-        if ignored(entry.name) or matches(entry.name, self.patterns):
+        if ignored(entry.name) or matches(entry.name, self.patterns) or entry in self._own_folders:
             return False
         try:
             return stat.S_ISREG(os.lstat(entry).st_mode)
@@ -238,7 +239,7 @@ class FolderWatcher:
         self._missing = missing
 
     def _consider(self, path: Path, *, renamed: bool, now: float) -> None:
-        if path.parent != self.folder or ignored(path.name):
+        if path.parent != self.folder or ignored(path.name) or path in self._own_folders:
             return
         if not matches(path.name, self.patterns):
             if path.name not in self._ignored and self._is_ignored(path):
