@@ -26,6 +26,7 @@ from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import ConfigError, EnvironmentProblem, OutboxDamaged, RelayError
 from relay.instance import InstanceLock
+from relay.memory import share_malloc_arenas
 from relay.status import IGNORED_FILES, PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
@@ -92,6 +93,8 @@ class Agent:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.config.listener.enabled:
+            share_malloc_arenas()
         self._lock.acquire()
         try:
             damaged_note = None

@@ -8,13 +8,11 @@ uvicorn parses HTTP with httptools when it is installed (about a third less CPU 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import ipaddress
 import logging
 import os
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -84,22 +82,6 @@ def _exposed(host: str, port: int) -> bool:
     return not is_loopback(str(infos[0][4][0]))
 
 
-def share_malloc_arenas() -> None:
-    """glibc: the process's threads share at most two allocation arenas. Large posts are parsed in
-    one thread and stored in another; with an arena per thread, memory one post freed is not reused
-    by the next and the process keeps growing (six 45 MB posts: 3.6x a body at peak, 2.7x with this)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):  # not glibc (musl): nothing to tune
-        pass
-
-
-M_ARENA_MAX = -8
-
-
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
@@ -144,7 +126,6 @@ class Listener:
         if exposed:
             log.warning("the local listener accepts connections from other machines (%s, port %d); "
                         "set listener.host = \"127.0.0.1\" unless that is intended", host, self.config.port)
-        share_malloc_arenas()
         sock = bind_socket(host, self.config.port)
         self._sock, self._port = sock, sock.getsockname()[1]
         self._stopping.clear()
