@@ -54,11 +54,11 @@ def _linux(paths: Iterable[Path]) -> set[Path]:
                 st = os.stat(f"{base}/fd/{fd}")
             except OSError:
                 continue
-            path = wanted.get((st.st_dev, st.st_ino))
-            if path is None or path in held:
+            found = wanted.get((st.st_dev, st.st_ino))
+            if found is None or found in held:
                 continue
             if _fd_writes(f"{base}/fdinfo/{fd}"):
-                held.add(path)
+                held.add(found)
     return held
 
 
