@@ -14,8 +14,6 @@ import math
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +30,7 @@ from relay.errors import EnvironmentProblem, OutboxGone
 from relay.formats.csv_reader import FileRejected, Row, parse_csv_bytes
 from relay.formats.file_errors import FileChanged
 from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
+from relay.ingest.listener_body import BODY_TIMEOUT_S, PARSER, LargeSlot, Refused, read_body
 from relay.ingest.listener_commit import GroupCommitter
 from relay.store.models import AddResult, Item, NewItem
 from relay.store.outbox import Outbox
@@ -49,8 +48,6 @@ MAX_WAIT_S = 30.0
 POLL_S = 0.15  # how often a waiting GET looks at the item again
 RETRY_AFTER_S = 30  # told to callers when the outbox cannot take their results
 INLINE_PARSE_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
-LARGE_BODY_BYTES = 1024 * 1024  # bodies over this are read, parsed and stored one at a time
-BODY_TIMEOUT_S = 60.0  # the whole body must arrive within this (a body that never ends is refused)
 MAX_NAME = 255
 _NAME = re.compile(r"[\x20-\x7e]+")  # payloadname is sent on to the intake as a header: plain ASCII
 _ID = re.compile(r"[0-9]+")
@@ -72,34 +69,7 @@ class Context:
     large_bodies: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
 
-_PARSER = ThreadPoolExecutor(1, thread_name_prefix="relay-listener-parse")
-
-
-class _LargeSlot:
-    """The one turn for a large body: memory stays bounded however many large posts come at once
-    (each needs about two to three times its size while it is parsed and stored)."""
-
-    def __init__(self, semaphore: asyncio.Semaphore) -> None:
-        self._semaphore = semaphore
-        self.held = False
-
-    async def take(self) -> None:
-        if not self.held:
-            await self._semaphore.acquire()
-            self.held = True
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self._semaphore.release()
-
-
-class _Refused(Exception):
-    """An answer other than success, decided while handling a request."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
+_Refused = Refused
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -135,38 +105,6 @@ def _payload_name(request: Request) -> str | None:
     if len(name) > MAX_NAME or not _NAME.fullmatch(name):
         raise _Refused(400, f"the payloadname header must be plain ASCII text of at most {MAX_NAME} characters")
     return name
-
-
-def _too_large(limit: int) -> _Refused:
-    return _Refused(413, f"the body is larger than the {limit:,} bytes the listener takes; send fewer results "
-                         "per request", {"Connection": "close"})
-
-
-async def _read_body(request: Request, limit: int, timeout_s: float, slot: _LargeSlot) -> bytes:
-    """The body, refused as soon as it is known to be over the limit (never buffering more), or
-    when it has not all arrived within ``timeout_s``. A large body first waits for its turn."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit():
-        if int(declared) > limit:
-            raise _too_large(limit)
-        if int(declared) > LARGE_BODY_BYTES:
-            await slot.take()
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(timeout_s):
-            async with aclosing(request.stream()) as stream:
-                async for chunk in stream:
-                    size += len(chunk)
-                    if size > limit:
-                        raise _too_large(limit)
-                    if size > LARGE_BODY_BYTES and not slot.held:
-                        await slot.take()
-                    chunks.append(chunk)
-    except TimeoutError:
-        raise _Refused(408, f"the request body did not arrive within {timeout_s:g} seconds; nothing was stored",
-                       {"Connection": "close"}) from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
@@ -206,11 +144,11 @@ def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str 
 
 async def post_results(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
-    slot = _LargeSlot(ctx.large_bodies)
+    slot = LargeSlot(ctx.large_bodies)
     try:
         kind = _kind(request)
         name = _payload_name(request)
-        data = await _read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot)
+        data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot)
         inline = len(data) <= INLINE_PARSE_BYTES
         args = (data, kind, ctx.intake_format, ctx.tracking_column)
         del data  # only ``args`` holds the body now: it is let go of before the items are stored
@@ -220,7 +158,7 @@ async def post_results(request: Request) -> Response:
             else:
                 # Large bodies are parsed one at a time in one thread: the memory freed by one is
                 # reused by the next instead of piling up in many threads' allocation arenas.
-                items = await asyncio.get_running_loop().run_in_executor(_PARSER, parse_body, *args)
+                items = await asyncio.get_running_loop().run_in_executor(PARSER, parse_body, *args)
         except BodyRejected as exc:
             raise _Refused(400, exc.reason) from exc
         finally:
