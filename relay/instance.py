@@ -15,6 +15,7 @@ mandatory).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ class InstanceLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Created as the outbox would be (only the user may read it); an existing file is kept as is.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+            fd = self._open()
         except OSError as exc:
             raise EnvironmentProblem(
                 f"cannot use {self.path.parent} for the outbox: {exc.strerror or exc}; "
@@ -57,6 +58,17 @@ class InstanceLock:
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd
+
+    def _open(self) -> int:
+        flags = getattr(os, "O_CLOEXEC", 0)
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | flags, 0o600)
+        except OSError as exc:
+            # An outbox relay may not write (immutable, read-only for this user) is still locked, for
+            # reading: opening the outbox then says plainly that it is read-only.
+            if exc.errno in (errno.EACCES, errno.EPERM) and self.path.exists():
+                return os.open(self.path, os.O_RDONLY | flags)
+            raise
 
     def release(self) -> None:
         if self._fd is not None:
