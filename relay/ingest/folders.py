@@ -47,7 +47,7 @@ def move_unique(src: Path, folder: Path, name: str | None = None, *, with_report
         target = folder / unique_name(folder, wanted, with_reports=with_reports)
         _check(src, expected)
         try:
-            os.link(src, target, follow_symlinks=False)
+            os.link(src, target)
         except FileExistsError:
             continue  # taken meanwhile: pick the next free name
         except OSError as exc:
@@ -91,6 +91,8 @@ def move_entry(src: Path, folder: Path, name: str | None = None) -> Path:
     for _ in range(1000):
         target = folder / unique_name(folder, wanted, with_reports=False)
         try:
+            if os.link not in os.supports_follow_symlinks:
+                raise PermissionError(errno.EPERM, "a second name for a link itself is not possible here")
             os.link(src, target, follow_symlinks=False)
         except FileExistsError:
             continue
