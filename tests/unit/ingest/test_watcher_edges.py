@@ -5,9 +5,11 @@ processes; time moves only on the injected clock."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -140,6 +142,33 @@ def test_fifo_and_device_link_never_block_the_folder(tmp_path):
     assert "named pipe" in (rejected / "pipe.csv.error.txt").read_text(encoding="utf-8")
     assert (rejected / "zero.csv").is_symlink()
     assert box.counts().files_rejected == 2
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs a second file system (/dev/shm)")
+def test_what_cannot_be_moved_is_shown_once_as_a_problem_and_holds_nothing_up(tmp_path):
+    elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        if os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("/dev/shm is on the same file system here")
+        inbox, box, clock, w, problems, _ = make(tmp_path, settle_s=0, rejected_folder=str(elsewhere / "rejected"))
+        calls: list[tuple[str, str | None]] = []
+        w.on_problem = lambda k, t: (calls.append((k, t)), problems.__setitem__(k, t))
+        os.mkfifo(inbox / "pipe.csv")
+        (inbox / "good.csv").write_bytes(simple_report_csv_bytes(2))
+        w.tick()
+        assert (inbox / "processed" / "good.csv").exists() and box.count_items() == 2
+        assert stat.S_ISFIFO(os.lstat(inbox / "pipe.csv").st_mode)  # left where it is, never opened
+        shown = [t for k, t in calls if t and "pipe.csv" in t]
+        assert len(shown) == 1 and "named pipe" in shown[0] and "Remove it" in shown[0]
+        clock.advance(31)  # the periodic rescan meets it again: not shown again
+        w.tick()
+        assert len([t for k, t in calls if t and "pipe.csv" in t]) == 1
+        (inbox / "pipe.csv").unlink()  # a person removed it: the problem goes
+        clock.advance(31)
+        w.tick()
+        assert not any(t for k, t in problems.items() if "pipe.csv" in k)
+    finally:
+        shutil.rmtree(elsewhere)
 
 
 def test_a_folder_with_a_matching_name_is_set_aside(tmp_path):
