@@ -212,9 +212,9 @@ def test_large_posts_at_once_stay_under_three_bodies_of_memory(tmp_path):
     port = free_port()
     home, err = tmp_path / "home", tmp_path / "relay.stderr"
     cfg = config(tmp_path, None, port=port)
-    rows = list(simple_report_rows(7000, 3))
+    rows = list(simple_report_rows(10_000, 3))
     bodies = []
-    for k in range(4):  # four posts of ~31 MB at once
+    for k in range(4):  # four posts of ~45 MB at once (the issue: six of 45 MB took 1.4 GB)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([*rows[0], "Note"])
@@ -244,8 +244,10 @@ def test_large_posts_at_once_stay_under_three_bodies_of_memory(tmp_path):
         peak = _kib(relay.proc.pid, "VmHWM")
     finally:
         relay.kill()
+    ratio = (peak - base) * 1024 / size
+    print(f"four {size / 1e6:.1f} MB posts at once: peak {ratio:.2f} x a body above the warmed-up baseline")
     assert answers == [202] * 4
-    assert (peak - base) * 1024 < 3 * size, f"peak {(peak - base) * 1024 / size:.2f} x a body"
+    assert ratio < 3, f"peak {ratio:.2f} x a body"
 
 
 def _kib(pid: int, field: str) -> int:
