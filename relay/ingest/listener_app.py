@@ -127,14 +127,14 @@ def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
     return items
 
 
-def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
+def parse_body(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
     """Items from a body; raises BodyRejected with plain words."""
     try:
         if kind == "json":
             return read_json(data, intake_format=intake_format, tracking_column=tracking_column)
         if kind == "ndjson":
             return read_ndjson(data, intake_format=intake_format, tracking_column=tracking_column)
-        return _csv_items(data, tracking_column)
+        return _csv_items(data.pop() if isinstance(data, list) else data, tracking_column)
     except (FileRejected, FileChanged) as exc:
         raise BodyRejected(exc.reason) from exc
 
@@ -150,8 +150,10 @@ async def post_results(request: Request) -> Response:
         name = _payload_name(request)
         data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot)
         inline = len(data) <= INLINE_PARSE_BYTES
-        args = (data, kind, ctx.intake_format, ctx.tracking_column)
-        del data  # only ``args`` holds the body now: it is let go of before the items are stored
+        # The body is handed over in a list the parse takes it out of: nothing here holds it, so it
+        # is let go of as soon as the parse no longer needs it (JSON: once decoded as text).
+        args = ([data], kind, ctx.intake_format, ctx.tracking_column)
+        del data
         try:
             if inline:
                 items = parse_body(*args)

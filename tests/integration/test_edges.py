@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import socket
@@ -207,34 +208,46 @@ def test_batches_fit_the_intakes_limit(tmp_path):
     assert r.status_code == 201, r.text[:300]
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads peak memory from /proc")
-def test_large_posts_at_once_stay_under_three_bodies_of_memory(tmp_path):
-    port = free_port()
-    home, err = tmp_path / "home", tmp_path / "relay.stderr"
-    cfg = config(tmp_path, None, port=port)
-    rows = list(simple_report_rows(10_000, 3))
+def large_bodies(kind: str, count: int) -> list[bytes]:
+    rows = list(simple_report_rows(10_000 if kind == "csv" else 7_000, 3))
     bodies = []
-    for k in range(4):  # four posts of ~45 MB at once (the issue: six of 45 MB took 1.4 GB)
+    for k in range(count):
+        if kind == "json":
+            bodies.append(json.dumps([{**r, "Result_ID": f"{r['Result_ID']}-{k}", "Note": "y" * 4000}
+                                      for r in rows]).encode())
+            continue
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([*rows[0], "Note"])
         for r in rows:
             writer.writerow([*(f"{v}-{k}" if c == "Result_ID" else v for c, v in r.items()), "y" * 4000])
         bodies.append(out.getvalue().encode())
+    return bodies
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads peak memory from /proc")
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_large_posts_at_once_stay_under_three_bodies_of_memory(tmp_path, kind):
+    port = free_port()
+    home, err = tmp_path / "home", tmp_path / "relay.stderr"
+    cfg = config(tmp_path, None, port=port)
+    bodies = large_bodies(kind, 4)  # four posts of ~45 MB at once (the issue: six of 45 MB took 1.4 GB)
+    content_type = "text/csv" if kind == "csv" else "application/json"
     size = len(bodies[0])
     relay = RelayRun(cfg, home, err)
     try:
         url = f"http://127.0.0.1:{port}"
         with http_client(url, timeout=10) as local:
             wait_until(lambda: _up(local), 60, "the listener answering")
-            warm = bodies[0][:bodies[0].index(b"\r\n", 100_000) + 2].replace(b"-0,", b"-w,")
+            warm = large_bodies("csv", 1)[0]
+            warm = warm[:warm.index(b"\r\n", 100_000) + 2].replace(b"-0,", b"-w,")
             assert local.post("/v1/results", content=warm, headers={"content-type": "text/csv"}).status_code == 202
         base = _kib(relay.proc.pid, "VmRSS")  # after a first small post: code loaded, caches filled
         answers: list[int] = []
 
         def post(data: bytes) -> None:
             with http_client(url, timeout=300) as own:
-                answers.append(own.post("/v1/results", content=data, headers={"content-type": "text/csv"}).status_code)
+                answers.append(own.post("/v1/results", content=data, headers={"content-type": content_type}).status_code)
 
         threads = [threading.Thread(target=post, args=(b,)) for b in bodies]
         for t in threads:
@@ -245,7 +258,7 @@ def test_large_posts_at_once_stay_under_three_bodies_of_memory(tmp_path):
     finally:
         relay.kill()
     ratio = (peak - base) * 1024 / size
-    print(f"four {size / 1e6:.1f} MB posts at once: peak {ratio:.2f} x a body above the warmed-up baseline")
+    print(f"four {size / 1e6:.1f} MB {kind} posts at once: peak {ratio:.2f} x a body above the warmed-up baseline")
     assert answers == [202] * 4
     assert ratio < 3, f"peak {ratio:.2f} x a body"
 
