@@ -143,4 +143,5 @@ class GroupCommitter:
             except Exception:  # the items are stored; a broken wake-up must not stop the listener
                 log.exception("listener: waking the sender failed")
         for job, result in zip(jobs, results):
+            job.items = ()  # stored: the caller's own reference is the last, freed when it answers
             job.future.set_result(result)
