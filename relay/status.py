@@ -25,10 +25,20 @@ from relay.store.roles import OutboxQueries
 from relay.store.tallies import intake_requests
 
 # The control keys are defined with the store (relay.store.control); named here too for older callers.
-__all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "PausedBy", "Status",
-           "read_status", "snapshot"]
+__all__ = ["IGNORED_FILES", "PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "PausedBy",
+           "Status", "ignored_files", "read_status", "snapshot"]
+IGNORED_FILES = "ignored_files:"  # + a watched folder: JSON list of the names there that match no pattern
 
 PausedBy = Literal["person", "intake"]
+
+
+def ignored_files(control: Mapping[str, str]) -> list[dict[str, str]]:
+    """[{folder, name}] of files in watched folders that match no pattern (left where they are)."""
+    out: list[dict[str, str]] = []
+    for key in sorted(k for k in control if k.startswith(IGNORED_FILES)):
+        folder = key[len(IGNORED_FILES):]
+        out.extend({"folder": folder, "name": name} for name in json.loads(control[key]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Status:
     problems: tuple[str, ...]
     now: float
     intake_requests: Mapping[str, int] = field(default_factory=dict)  # requests by outcome (§11)
+    ignored_files: tuple[Mapping[str, str], ...] = ()  # {folder, name} matching no pattern (§3a)
     sender: SenderState | None = None  # only from a running agent
     # Health (INTERFACE §11), once ``assessed``: None before.
     disk_free_bytes: int | None = None
@@ -97,6 +108,7 @@ class Status:
             "last_success_at": iso(self.last_success_at),
             "problems": list(self.problems),
             "intake_requests": dict(self.intake_requests),
+            "ignored_files": [dict(f) for f in self.ignored_files],
             "now": iso(self.now),
             **self.extra,
         }
@@ -140,6 +152,7 @@ def read_status(outbox: OutboxQueries, windows: Sequence[MaintenanceWindow], now
         problems=tuple(json.loads(control[PROBLEMS])) if control.get(PROBLEMS) else (),
         now=now,
         intake_requests=intake_requests(control),
+        ignored_files=tuple(ignored_files(control)),
     )
 
 

@@ -1,6 +1,7 @@
 """The reader seam: bytes in, items or rejects out.
 
-A ``Reader`` turns one input (a request body, a frame, a file's bytes) into ``NewItem``s (the
+A ``Reader`` turns one input (a request body, a frame, a file's bytes; or a one-element list of
+them, taken out as it is read so a large body is not held twice) into ``NewItem``s (the
 neutral value in ``relay.items``) and ``Reject``s, one per unusable record, in input order. A
 problem with the input as a whole (not text, no header, malformed JSON) raises ``BodyRejected``
 or ``FileRejected`` with plain words. A reader knows nothing of the store and writes no files:
@@ -20,11 +21,11 @@ from typing import Protocol
 from relay.formats.csv_reader import Row, parse_csv_bytes
 from relay.formats.file_errors import FileChanged, FileRejected
 from relay.formats.hl7 import Hl7Item, read_hl7_bytes
-from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
+from relay.formats.json_reader import MAX_ITEMS, Body, BodyRejected, read_json, read_ndjson
 from relay.items import NewItem
 
 __all__ = ["BODY_KINDS", "CsvReader", "Hl7MessagesReader", "JsonLinesReader", "JsonReader", "Reader", "Reject",
-           "read_body", "reader_for"]
+           "read_items", "reader_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class Reader(Protocol):
 
     unit: str  # what one record is called in messages: "row", "result", "message"
 
-    def read(self, data: bytes) -> Iterator[NewItem | Reject]: ...
+    def read(self, data: Body) -> Iterator[NewItem | Reject]: ...
 
     def refusal(self, rejects: Sequence[Reject]) -> str:
         """Why a whole body is refused when some of its records are rejects."""
@@ -57,8 +58,8 @@ class CsvReader:
         self.tracking_column = tracking_column
         self.source_name = source_name
 
-    def read(self, data: bytes) -> Iterator[NewItem | Reject]:
-        file = parse_csv_bytes(data, self.tracking_column, source_name=self.source_name)
+    def read(self, data: Body) -> Iterator[NewItem | Reject]:
+        file = parse_csv_bytes(_take(data), self.tracking_column, source_name=self.source_name)
         for row in file:
             if isinstance(row, Row):
                 yield NewItem(content_hash=row.content_hash, payload=row.canonical, tracking_id=row.tracking_id,
@@ -81,7 +82,7 @@ class JsonReader:
         self.intake_format = intake_format
         self.tracking_column = tracking_column
 
-    def read(self, data: bytes) -> Iterator[NewItem | Reject]:
+    def read(self, data: Body) -> Iterator[NewItem | Reject]:
         yield from read_json(data, intake_format=self.intake_format, tracking_column=self.tracking_column)
 
     def refusal(self, rejects: Sequence[Reject]) -> str:
@@ -91,7 +92,7 @@ class JsonReader:
 class JsonLinesReader(JsonReader):
     """One result object per line (blank lines skipped)."""
 
-    def read(self, data: bytes) -> Iterator[NewItem | Reject]:
+    def read(self, data: Body) -> Iterator[NewItem | Reject]:
         yield from read_ndjson(data, intake_format=self.intake_format, tracking_column=self.tracking_column)
 
 
@@ -100,8 +101,8 @@ class Hl7MessagesReader:
 
     unit = "message"
 
-    def read(self, data: bytes) -> Iterator[NewItem | Reject]:
-        _, records = read_hl7_bytes(data)
+    def read(self, data: Body) -> Iterator[NewItem | Reject]:
+        _, records = read_hl7_bytes(_take(data))
         if not records:
             raise BodyRejected("the body holds no HL7 message (it should start with MSH, FHS or BHS)")
         for record in records:
@@ -118,6 +119,12 @@ class Hl7MessagesReader:
 BODY_KINDS = ("csv", "json", "ndjson", "hl7")
 
 
+def _take(data: Body) -> bytes:
+    """The bytes of ``data``; from a one-element list they are taken out, so the caller's list no
+    longer holds a large body while it is read (the listener hands bodies over so)."""
+    return data.pop() if isinstance(data, list) else data
+
+
 def reader_for(kind: str, *, intake_format: str, tracking_column: str | None = None) -> Reader:
     """The reader of a body kind (one of ``BODY_KINDS``)."""
     if kind == "json":
@@ -131,7 +138,7 @@ def reader_for(kind: str, *, intake_format: str, tracking_column: str | None = N
     raise ValueError(f"unknown body kind {kind!r}; one of {', '.join(BODY_KINDS)}")
 
 
-def read_body(reader: Reader, data: bytes, max_items: int = MAX_ITEMS) -> list[NewItem]:
+def read_items(reader: Reader, data: Body, max_items: int = MAX_ITEMS) -> list[NewItem]:
     """All of a body's items, or ``BodyRejected`` naming what is wrong (nothing is stored then)."""
     items: list[NewItem] = []
     rejects: list[Reject] = []

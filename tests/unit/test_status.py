@@ -16,7 +16,8 @@ T0 = 1_767_225_600.0
 
 KEYS = ["pending", "sending", "sent", "failed", "dead", "discarded", "duplicates", "files_processed",
         "files_rejected", "paused", "paused_by", "paused_reason", "maintenance_until", "in_maintenance_window",
-        "intake_unavailable_until", "oldest_pending_at", "last_success_at", "problems", "intake_requests", "now"]
+        "intake_unavailable_until", "oldest_pending_at", "last_success_at", "problems", "intake_requests",
+        "ignored_files", "now"]
 
 
 def test_the_json_keeps_its_keys_in_order_and_its_values(tmp_path):
