@@ -65,7 +65,6 @@ class Status:
     disk_free_bytes: int | None = None
     outbox_bytes: int | None = None
     unhealthy_reasons: tuple[str, ...] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)  # keys other parts add to the JSON
 
     @property
     def paused(self) -> bool:
@@ -110,7 +109,6 @@ class Status:
             "intake_requests": dict(self.intake_requests),
             "ignored_files": [dict(f) for f in self.ignored_files],
             "now": iso(self.now),
-            **self.extra,
         }
         if self.sender is not None:
             out["sender"] = {"state": self.sender.state, "reason": self.sender.reason, "until": self.sender.until}
