@@ -27,7 +27,7 @@ from relay.store.file_tx import (
     group_key,
 )
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
-from relay.store.queries import Queries
+from relay.store.queries import STATE_OF_ITEM, Queries
 
 log = logging.getLogger("relay.store")
 
@@ -258,8 +258,9 @@ class Outbox(BatchTransitions, Queries):
                 conn.execute("UPDATE items SET state = 'pending', next_attempt_at = ?, updated_at = ?, "
                              "last_error = NULL WHERE batch_id = ? AND state IN ('dead', 'discarded')",
                              (now, now, batch_id))
-                conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                             (now, now, batch_id))
+                # Its items read their last answer from the batch (schema 4): cleared, as on the items.
+                conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ?, last_error = NULL, "
+                             "last_status = NULL WHERE id = ?", (now, now, batch_id))
             conn.executemany(
                 "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
                 "last_error = NULL WHERE id = ? AND state IN ('failed', 'dead', 'discarded')",
@@ -331,7 +332,7 @@ class Outbox(BatchTransitions, Queries):
     def _check_states(conn: sqlite3.Connection, ids: Sequence[int], allowed: tuple[str, ...], verb: str) -> list[int]:
         targets: list[int] = []
         for item_id in dict.fromkeys(ids):
-            row = conn.execute("SELECT state FROM items WHERE id = ?", (item_id,)).fetchone()
+            row = conn.execute(f"SELECT {STATE_OF_ITEM} FROM items WHERE id = ?", (item_id,)).fetchone()
             if row is None:
                 raise IllegalTransition(f"there is no item {item_id}")
             if row[0] not in allowed:

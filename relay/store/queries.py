@@ -14,6 +14,37 @@ from relay.store.models import STATES, FileRecord, Item
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
 WIRE_OF_ITEM = "(SELECT wire FROM payloads WHERE item_id = items.id)"
 
+# While a batch is out, its state is held on the batch row (schema 4): its items keep the stored
+# state 'pending' and read as 'sending' while the batch is open and leased; their attempts, last
+# answer and next try are the batch's until it is answered and they are settled. These expressions
+# are what a reader sees; ``t`` names the items table in the query.
+LEASED_BATCHES = "(SELECT id FROM batches WHERE state = 'open' AND lease_until IS NOT NULL)"
+
+
+def _open_batch(t: str, column: str) -> str:
+    return f"(SELECT b.{column} FROM batches b WHERE b.id = {t}.batch_id AND b.state = 'open')"
+
+
+def state_of(t: str = "items") -> str:
+    return (f"CASE WHEN {t}.state = 'pending' AND {t}.batch_id IN {LEASED_BATCHES} "
+            f"THEN 'sending' ELSE {t}.state END")
+
+
+def _bound(t: str, column: str, value: str) -> str:
+    """``value`` (of the open batch, alias b) for a pending item bound to one, else the item's column."""
+    return (f"CASE WHEN {t}.state = 'pending' AND {t}.batch_id IS NOT NULL THEN coalesce("
+            f"(SELECT {value} FROM batches b WHERE b.id = {t}.batch_id AND b.state = 'open'), {t}.{column}) "
+            f"ELSE {t}.{column} END")
+
+
+STATE_OF_ITEM = state_of()
+ATTEMPTS_OF_ITEM = (f"items.attempts + CASE WHEN items.batch_id IS NULL THEN 0 "
+                    f"ELSE coalesce({_open_batch('items', 'attempts')}, 0) END")
+NEXT_ATTEMPT_OF_ITEM = _bound("items", "next_attempt_at", "b.next_attempt_at")
+LAST_STATUS_OF_ITEM = _bound("items", "last_status",
+                             "CASE WHEN b.last_error IS NULL THEN items.last_status ELSE b.last_status END")
+LAST_ERROR_OF_ITEM = _bound("items", "last_error", "coalesce(b.last_error, items.last_error)")
+
 
 @dataclass(frozen=True, slots=True)
 class Counts:
@@ -38,9 +69,9 @@ class Queries:
     db: Database
 
     ITEM_COLUMNS = (
-        "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
-        f"{PAYLOAD_OF_ITEM}, attempts, "
-        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced, kind"
+        f"id, {STATE_OF_ITEM}, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
+        f"{PAYLOAD_OF_ITEM}, {ATTEMPTS_OF_ITEM}, {NEXT_ATTEMPT_OF_ITEM}, batch_id, {LAST_STATUS_OF_ITEM}, "
+        f"{LAST_ERROR_OF_ITEM}, receipt, created_at, updated_at, sent_at, forced, kind"
     )
     FILE_COLUMNS = (
         "id, name, path, file_hash, outcome, rows_accepted, rows_duplicate, rows_rejected, blank_rows, reason, "
@@ -73,8 +104,13 @@ class Queries:
         if state is not None:
             if state not in STATES:
                 raise ValueError(f"unknown state {state!r}; one of {', '.join(STATES)}")
-            clauses.append("state = ?")
-            params.append(state)
+            if state == "sending":
+                clauses.append(f"state = 'pending' AND batch_id IN {LEASED_BATCHES}")
+            elif state == "pending":
+                clauses.append(f"state = 'pending' AND (batch_id IS NULL OR batch_id NOT IN {LEASED_BATCHES})")
+            else:
+                clauses.append("state = ?")
+                params.append(state)
         if search:
             clauses.append("(tracking_id = ? OR source_name = ? OR source_name LIKE ? ESCAPE '\\')")
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -101,6 +137,10 @@ class Queries:
         with self.db.reading() as conn:
             by_state = dict.fromkeys(STATES, 0)
             by_state.update(dict(conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall()))
+            out = conn.execute(f"SELECT count(*) FROM items WHERE batch_id IN {LEASED_BATCHES} "
+                               "AND state = 'pending'").fetchone()[0]
+            by_state["pending"] -= out
+            by_state["sending"] += out
             duplicates = conn.execute("SELECT count(*) FROM duplicates").fetchone()[0]
             files = dict(conn.execute("SELECT outcome, count(*) FROM files GROUP BY outcome").fetchall())
             oldest = conn.execute(
@@ -180,7 +220,7 @@ class Queries:
         with self.db.lock:
             cur = self.db.conn.execute(
                 "SELECT d.id, d.seen_at, d.source, d.source_name, d.line, d.tracking_id, d.original_item_id, "
-                "i.state AS original_state, i.source_name AS original_source_name FROM duplicates d "
+                f"{state_of('i')} AS original_state, i.source_name AS original_source_name FROM duplicates d "
                 f"LEFT JOIN items i ON i.id = d.original_item_id{where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
                 (*params, limit, offset))
             names = [c[0] for c in cur.description]

@@ -220,4 +220,23 @@ UPDATE items SET kind = 'json' WHERE column_set_id IS NULL;
 ALTER TABLE payloads ADD COLUMN wire TEXT;
 """,
     ),
+    (
+        4,
+        "a batch's state held on the batch while it is out",
+        # An item bound to an open batch keeps the stored state 'pending' (or 'dead' once parked): it
+        # reads as 'sending' while the batch is leased, and its attempts, last answer and next try are
+        # the batch's (items.attempts holds what it had before the batch; the batch's attempts are added
+        # on reading and folded in when the batch is answered). Claims, retries after an unknown outcome,
+        # releases and reclaimed leases then write the batch row alone; the items are settled in one
+        # statement when the intake answers. Items stored as 'sending' become 'pending' (they read as
+        # 'sending' while their batch is leased), and attempts counted on both sides lose the batch's.
+        # The index by tracking id goes: the window's search also matches parts of file names, which
+        # reads every row whatever the index, and it cost a random write per item at arrival.
+        """
+UPDATE items SET state = 'pending' WHERE state = 'sending';
+UPDATE items SET attempts = max(0, attempts - (SELECT b.attempts FROM batches b WHERE b.id = items.batch_id))
+WHERE batch_id IN (SELECT id FROM batches WHERE state = 'open');
+DROP INDEX items_tracking;
+""",
+    ),
 ]
