@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from relay.errors import IllegalTransition
 from relay.store.db import Database
+from relay.store.file_tx import insert_many
 from relay.store.models import Batch, BatchSpec, Content, Member
 from relay.store.queries import PAYLOAD_OF_ITEM, WIRE_OF_ITEM
 
@@ -125,10 +126,8 @@ class BatchTransitions:
         assert batch_id is not None
         ids = tuple(it.id for it in used)
         conn.execute("INSERT INTO batch_bodies (batch_id, body) VALUES (?, ?)", (batch_id, spec.body))
-        conn.executemany(
-            "INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)",
-            [(batch_id, pos, item_id) for pos, item_id in enumerate(ids, start=1)],
-        )
+        insert_many(conn, "INSERT INTO batch_items (batch_id, position, item_id) VALUES ", "(?, ?, ?)",
+                    [(batch_id, pos, item_id) for pos, item_id in enumerate(ids, start=1)])
         conn.execute("UPDATE items SET batch_id = ?, updated_at = ? WHERE id IN "
                      "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, now, batch_id))
         self._event(conn, batch_id, now, "formed", None, f"{len(used)} items")

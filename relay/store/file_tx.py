@@ -26,15 +26,15 @@ ROWS_PER_STATEMENT = 1000  # rows in one multi-row INSERT (fewer if SQLite allow
 
 ITEM_INSERT_HEAD = (
     "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-    "column_set_id, group_key, next_attempt_at, created_at, updated_at, kind) VALUES "
+    "column_set_id, group_key, next_attempt_at, created_at, updated_at, kind, hash_key) VALUES "
 )
-ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 PAYLOAD_INSERT_HEAD = "INSERT INTO payloads (item_id, payload, wire) VALUES "
 PAYLOAD_VALUES = "(?, ?, ?)"
 
 # The parameters of one row of each insert.
 ItemRow = tuple[int | None, str, str | None, int | None, int | None, str, str | None, str, int | None, str, float,
-                float, float, str]
+                float, float, str, int]
 PayloadRow = tuple[int, str, str | None]
 DuplicateRow = tuple[str, int, str, str | None, int | None, int | None, str | None, float]
 
@@ -42,6 +42,20 @@ INSERT_DUPLICATE = (
     "INSERT INTO duplicates (content_hash, original_item_id, source, source_name, file_id, line, tracking_id, seen_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+_HEX = "0123456789abcdef"
+
+
+def hash_key(content_hash: str) -> int:
+    """The first 15 hex digits of a content hash as an integer: the duplicate index's key (schema 4,
+    which computes the same for older rows in SQL, so any other text maps the same way there too)."""
+    if not isinstance(content_hash, str):  # the insert refuses it (NOT NULL), in a plain error
+        return 0
+    head = content_hash[:15]
+    if len(head) == 15 and not head.strip(_HEX):
+        return int(head, 16)
+    return sum((_HEX.find(head[i:i + 1])) * 16 ** (14 - i) for i in range(15))
 
 
 class FileTransaction:
@@ -132,7 +146,7 @@ class FileTransaction:
             if self._outbox.dedupe_window_s > 0:
                 known[content_hash] = item_id  # a second copy inside this chunk
             inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
-                            self._cs_id, self._group, now, now, now, self._kind))
+                            self._cs_id, self._group, now, now, now, self._kind, hash_key(content_hash)))
             payloads.append((item_id, payload, wire))
             item_id += 1
         self._next_id = item_id
@@ -197,8 +211,8 @@ def insert_many(conn: sqlite3.Connection, head: str, values: str, rows: Sequence
         sql = head + ",".join([values] * per)
         for start in range(0, whole, per):
             conn.execute(sql, list(chain.from_iterable(rows[start:start + per])))
-    if whole < len(rows):
-        conn.executemany(head + values, rows[whole:])
+    if whole < len(rows):  # one statement too (executemany would step once a row)
+        conn.execute(head + ",".join([values] * (len(rows) - whole)), list(chain.from_iterable(rows[whole:])))
 
 
 class ChunkWriter:

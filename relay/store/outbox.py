@@ -19,12 +19,13 @@ from relay.store.batches import BatchTransitions
 from relay.store.db import Database
 from relay.store.file_tx import (
     INSERT_DUPLICATE,
-    ITEM_INSERT_HEAD,
-    ITEM_VALUES,
-    PAYLOAD_INSERT_HEAD,
-    PAYLOAD_VALUES,
+    DuplicateRow,
     FileTransaction,
+    ItemRow,
+    PayloadRow,
     group_key,
+    hash_key,
+    insert_items,
 )
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.queries import STATE_OF_ITEM, Queries
@@ -115,15 +116,18 @@ class Outbox(BatchTransitions, Queries):
         if self.dedupe_window_s <= 0 or not hashes:
             return {}
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), 900):
-            part = unique[start:start + 900]
+        wanted = set(hashes)
+        keys = list({hash_key(h) for h in wanted})
+        for start in range(0, len(keys), 900):
+            part = keys[start:start + 900]
+            # By the small integer key (schema 4), then the whole hash: another hash may share a key.
             for content_hash, item_id in conn.execute(
-                f"SELECT content_hash, max(id) FROM items WHERE content_hash IN ({','.join('?' * len(part))}) "
+                f"SELECT content_hash, max(id) FROM items WHERE hash_key IN ({','.join('?' * len(part))}) "
                 "AND created_at >= ? GROUP BY content_hash",
                 (*part, now - self.dedupe_window_s),
             ):
-                found[content_hash] = item_id
+                if content_hash in wanted:
+                    found[content_hash] = item_id
         return found
 
     def add_items(
@@ -166,28 +170,38 @@ class Outbox(BatchTransitions, Queries):
         file_id: int | None,
         result: AddResult,
     ) -> None:
+        # One duplicate lookup for the lot and multi-row inserts with the ids given here (this
+        # transaction is the only writer): three statements a few hundred items, not three an item.
+        items = list(items)
+        known = self._originals(conn, [item.content_hash for item in items], now)
+        dedupe = self.dedupe_window_s > 0
+        next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
+        rows: list[ItemRow] = []
+        payloads: list[PayloadRow] = []
+        dups: list[DuplicateRow] = []
         for item in items:
-            original = self._originals(conn, [item.content_hash], now).get(item.content_hash)
+            original = known.get(item.content_hash)
             if original is not None:
-                conn.execute(
-                    INSERT_DUPLICATE,
-                    (item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id, now),
-                )
+                dups.append((item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id,
+                             now))
                 result.ids.append(original)
                 result.duplicate.append(True)
                 continue
             cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
             kind = item.kind or ("row" if item.columns is not None else "json")
-            group = group_key(client, kind, cs_id, source_name)
-            cur = conn.execute(
-                ITEM_INSERT_HEAD + ITEM_VALUES,
-                (None, source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
-                 cs_id, group, now, now, now, kind),
-            )
-            assert cur.lastrowid is not None
-            conn.execute(PAYLOAD_INSERT_HEAD + PAYLOAD_VALUES, (cur.lastrowid, item.payload, item.wire))
-            result.ids.append(cur.lastrowid)
+            rows.append((next_id, source, source_name, file_id, item.line, client, item.tracking_id,
+                         item.content_hash, cs_id, group_key(client, kind, cs_id, source_name), now, now, now, kind,
+                         hash_key(item.content_hash)))
+            payloads.append((next_id, item.payload, item.wire))
+            if dedupe:
+                known[item.content_hash] = next_id  # a second copy in the same call
+            result.ids.append(next_id)
             result.duplicate.append(False)
+            next_id += 1
+        if rows:
+            insert_items(conn, rows, payloads)
+        if dups:
+            conn.executemany(INSERT_DUPLICATE, dups)
 
     # -- files ------------------------------------------------------------------------------
 

@@ -109,3 +109,27 @@ def test_the_migrated_batches_go_on_where_they_were(tmp_path):
         box.complete(4, owner="s", receipt="r4", status=201, now=T + 201)
         assert [(box.get_item(i).state, box.get_item(i).attempts) for i in (6, 7)] == [("sent", 2), ("sent", 2)]
         assert box.counts().by_state == {"pending": 2, "sending": 0, "sent": 5, "failed": 1, "dead": 0, "discarded": 0}
+
+
+def test_duplicates_of_older_items_are_found_by_the_new_key(tmp_path):
+    import hashlib
+
+    from relay.store.file_tx import hash_key
+    from relay.store.models import NewItem
+
+    _schema_3(tmp_path / "o.db")
+    odd = ["", "abc", "ABCDEF0123456789", "zz" * 40, "0" * 64, "f" * 64]
+    real = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(50)]
+    conn = sqlite3.connect(tmp_path / "o.db")
+    for n, h in enumerate(odd + real, start=100):
+        conn.execute("INSERT INTO items (id, state, source, client, content_hash, group_key, next_attempt_at, "
+                     "created_at, updated_at) VALUES (?, 'sent', 'x', 'c', ?, 'g', 0, ?, 0)", (n, h, T))
+    conn.commit()
+    conn.close()
+    with Outbox(tmp_path / "o.db") as box:
+        # The key schema 4 wrote in SQL for older rows is the one relay computes for new ones.
+        for content_hash, key in box.db.conn.execute("SELECT content_hash, hash_key FROM items"):
+            assert key == hash_key(content_hash), content_hash
+        again = box.add_items([NewItem(real[7], "p"), NewItem("new" + real[7], "q"), NewItem("h8", "r")],
+                              source="x", client="c", now=T + 1)
+        assert again.duplicate == [True, False, True] and again.ids[0] == 100 + len(odd) + 7 and again.ids[2] == 8
