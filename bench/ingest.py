@@ -232,6 +232,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
               f"{relay_rates[args.big] / relay_rates[args.rows]:.2f}x (medians of {args.file_rounds} rounds)"
               + (f"; before: {before_rates[args.big] / before_rates[args.rows]:.2f}x" if args.before else ""))
 
+    if not args.rounds:
+        return
     # Two outboxes, one with a million sent items; rounds alternate between them so that a slower
     # or faster moment of a shared machine falls on both sides. Medians of the rounds are printed.
     empty, full = Outbox(work / "claim-empty.db"), Outbox(work / "claim-full.db")
