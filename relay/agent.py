@@ -21,10 +21,12 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
 from relay.delivery.destinations.http_client import make_http_client
-from relay.delivery.fit import check_formats
+from relay.delivery.fit import check_formats, listener_format
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
 from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
+from relay.health import assess
+from relay.heartbeat import Heartbeat
 from relay.instance import InstanceLock
 from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
@@ -54,6 +56,7 @@ class Agent:
         self.outbox: Outbox | None = None
         self.sender: Sender | None = None
         self.sources: list[Any] = []
+        self.heartbeat: Heartbeat | None = None
         self._started = False
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
@@ -97,6 +100,10 @@ class Agent:
                     self.set_problem(f"source:{type(source).__name__}", str(exc))
                     continue
                 self.sources.append(source)
+            if self.config.heartbeat.url:
+                self.heartbeat = Heartbeat(self.config, status=self.stats, agent_id=self.outbox.agent_id(),
+                                           token=self._token, clock=self.clock)
+                self.heartbeat.start()
         except BaseException:
             self.stop()
             raise
@@ -119,7 +126,9 @@ class Agent:
             for watch in self.config.watches
         ]
         if self.config.listener.enabled:
-            sources.append(Listener(self.box, self.config.listener, intake_format=self.config.intake.format,
+            formats = self.destination.formats if self.destination is not None else None
+            intake_format = listener_format(self.config, formats) if formats else self.config.intake.format
+            sources.append(Listener(self.box, self.config.listener, intake_format=intake_format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
                                     status=self.stats, translate=self.config.translate))
         if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)
@@ -156,6 +165,9 @@ class Agent:
             self.events.emit(Problem(key, text))
 
     def stop(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
         for source in reversed(self.sources):
             source.stop()
         self.sources.clear()
@@ -245,13 +257,14 @@ class Agent:
             self.sender.credentials_changed()
 
     def stats(self) -> dict[str, Any]:
-        snap = snapshot(self.box, self.config.maintenance, self.clock.now())
+        now = self.clock.now()
+        snap = snapshot(self.box, self.config.maintenance, now)
         with self._problems_lock:  # this process's own list, also when the outbox could not note it
             snap["problems"] = list(self._problems.values())
         if self.sender is not None:
             st = self.sender.state
             snap["sender"] = {"state": st.state, "reason": st.reason, "until": st.until}
-        return snap
+        return assess(snap, self.config.store.path, self.config.health, now)
 
 
 def set_aside(path: Path, now: float) -> Path:

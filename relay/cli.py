@@ -107,6 +107,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from relay.status import snapshot
 
     config = _config(args)
+    from relay.health import assess
+
+    now = SystemClock().now()
     if _no_outbox_yet(args, config):
         if args.json:  # the same keys, all empty, from an empty outbox made aside and removed
             import tempfile
@@ -114,11 +117,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             with tempfile.TemporaryDirectory() as aside:
                 empty = config.store.path
                 with _outbox(replace(config, store=replace(config.store, path=Path(aside) / "empty.db"))) as outbox:
-                    snap = snapshot(outbox, config.maintenance, SystemClock().now())
+                    snap = assess(snapshot(outbox, config.maintenance, now), Path(aside) / "empty.db",
+                                  config.health, now)
             print(json.dumps({**snap, "outbox_exists": False, "outbox": str(empty)}, indent=2))
         return 0
     with _outbox(config) as outbox:
-        snap = snapshot(outbox, config.maintenance, SystemClock().now())
+        snap = assess(snapshot(outbox, config.maintenance, now), config.store.path, config.health, now)
     if args.json:
         print(json.dumps(snap, indent=2))
         return 0
@@ -141,6 +145,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  last delivery: {snap['last_success_at'] or 'never'}")
     for problem in snap["problems"]:
         print(f"  problem: {shown(problem)}")
+    print("  health: " + ("ok" if snap["healthy"] else "UNHEALTHY"))
+    for reason in snap["unhealthy_reasons"]:
+        print(f"    - {shown(reason)}")
     return 0
 
 
@@ -222,6 +229,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from relay.ingest.files import ingest_file
 
     config = _config(args)
+    from relay.delivery.fit import check_ingest  # HL7-only destinations take CSV only translated (§9)
+
+    for name in args.files:
+        check_ingest(config, Path(name).expanduser().resolve())
     rejected = missing = 0
     totals = [0, 0, 0]
     with _outbox(config, check="auto") as outbox:

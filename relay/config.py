@@ -136,6 +136,20 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    max_pending_age_s: float = 3600.0
+    max_silence_s: float = 3600.0
+    disk_reserve_bytes: int = 524_288_000
+
+
+@dataclass(frozen=True)
+class HeartbeatConfig:
+    url: str | None = None
+    every_s: float = 300.0
+    site: str | None = None  # None: this machine's name
+
+
+@dataclass(frozen=True)
 class MaintenanceWindow:
     days: frozenset[int]  # 0 = Monday
     start: time
@@ -158,6 +172,8 @@ class Config:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     mllp: MllpConfig = field(default_factory=MllpConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
 
     def watch_for(self, path: Path) -> WatchConfig | None:
         """The watched folder that holds ``path``, if any."""
@@ -232,6 +248,11 @@ def validate(data: dict[str, Any], source: str) -> None:
             "password or a key in it); give the address without it and store the credential with `relay token "
             "set` or set RELAY_TOKEN"
         )
+    beat = data.get("heartbeat", {}).get("url") if isinstance(data.get("heartbeat"), dict) else None
+    if isinstance(beat, str) and _url_holds_secret(beat):
+        raise ConfigError(f"{source}: heartbeat.url: secrets are not kept in the config file, and this address "
+                          "carries one; give the address without it (a heartbeat to the intake's host sends the "
+                          "intake's credential)")
     validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
@@ -331,6 +352,8 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             )
         )
     windows = tuple(_window(raw, f"maintenance[{i + 1}]", label) for i, raw in enumerate(data.get("maintenance", [])))
+    health = {**_defaults("health"), **data.get("health", {})}
+    heartbeat = {**_defaults("heartbeat"), **data.get("heartbeat", {})}
     return Config(
         source=source,
         intake=IntakeConfig(
@@ -358,6 +381,11 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         maintenance=windows,
         mllp=_mllp(data.get("mllp", {}), label),
         translate=_translate(data.get("translate", {}), label),
+        health=HealthConfig(max_pending_age_s=float(health["max_pending_age_s"]),
+                            max_silence_s=float(health["max_silence_s"]),
+                            disk_reserve_bytes=int(health["disk_reserve_bytes"])),
+        heartbeat=HeartbeatConfig(url=heartbeat.get("url"), every_s=float(heartbeat["every_s"]),
+                                  site=heartbeat.get("site")),
     )
 
 

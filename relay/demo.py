@@ -45,7 +45,11 @@ def _config_text(url: str) -> str:
         "port = 0\n\n"
         "[delivery]\n"
         "retry_initial_s = 0.5\n"
-        "retry_max_s = 10\n"
+        "retry_max_s = 10\n\n"
+        "[heartbeat]\n"
+        f'url = "{url.rsplit("/api/", 1)[0]}/api/agents"\n'
+        "every_s = 30\n"
+        'site = "relay demo"\n'
     )
 
 
@@ -148,6 +152,7 @@ def run_demo(folder: str | None = None, *, gui: bool | None = None, exit_when_do
         config = load(base / "relay.toml")
         print(f"relay demo in {base}")
         print(f"  receiving stub: {stub_url}  (what it holds: {stub_url}/api/stats)")
+        print(f"  fleet page (heartbeats): {stub_url}/fleet")
         print(f"  drop CSV files into: {base / 'inbox'}")
         print(f"  processed files go to inbox/processed, bad ones to inbox/rejected with a reason")
         print(f"  drop HL7 v2 files (*.hl7) into: {base / 'hl7-inbox'}")

@@ -12,6 +12,7 @@ from relay.delivery.maintenance import maintenance_until
 from relay.store.control import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL
 from relay.store.models import STATES
 from relay.store.outbox import Outbox
+from relay.store.tallies import intake_requests
 
 # The control keys are defined with the store (relay.store.control); named here too for older callers.
 __all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "snapshot"]
@@ -41,5 +42,6 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         "oldest_pending_at": iso(counts.oldest_pending_at),
         "last_success_at": iso(counts.last_success_at),
         "problems": json.loads(control[PROBLEMS]) if control.get(PROBLEMS) else [],
+        "intake_requests": intake_requests(control),
         "now": iso(now),
     }

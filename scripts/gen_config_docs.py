@@ -47,6 +47,7 @@ FALLBACK = {
 # Patterns a person cannot read, said in words.
 PATTERN_WORDS = {
     "intake.url": "starts with `https://`, `http://`, `s3://`, `sftp://`, `mllp://` or `mllps://`",
+    "heartbeat.url": "starts with `http://` or `https://`",
     "maintenance.days": "day names and ranges, comma-separated",
     "maintenance.start": "`00:00` to `23:59`",
     "maintenance.end": "`00:00` to `24:00`",

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from server_stub.accesslog import AccessLog, close_access_logger, make_access_logger
 from server_stub.clock import Clock, SystemClock
 from server_stub.faults import FaultInjector
+from server_stub.fleet import Fleet, FleetStore
 from server_stub.intake import Intake
 from server_stub.maintenance import MaintenanceSchedule
 from server_stub.payload import rows_at
@@ -56,12 +57,14 @@ class Stub:
             close_access_logger(self.access_logger)
             raise
         self.intake = Intake(settings, self.clock, self.store, self.schedule, self.faults, tokens=self.tokens)
+        self.fleet = Fleet(FleetStore(settings.db), self.clock, self.intake.authorized)
         self._closed = False
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self.store.close()
+            self.fleet.store.close()
             close_access_logger(self.access_logger)
 
     # --- endpoints ------------------------------------------------------------------------------
@@ -194,6 +197,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/api/admin/maintenance", stub.maintenance, methods=["GET", "POST"]),
         Route("/api/token", stub.tokens.handle, methods=["POST"]),
         Route("/healthz", stub.healthz, methods=["GET"]),
+        Route("/api/agents", stub.fleet.post, methods=["POST"]),
+        Route("/api/agents", stub.fleet.list, methods=["GET"]),
+        Route("/fleet", stub.fleet.page, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

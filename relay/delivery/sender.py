@@ -21,8 +21,10 @@ from relay.config import Config
 from relay.delivery.answers import Decision
 from relay.delivery.backoff import Backoff
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
+from relay.delivery.destinations.base import missing_credential
 from relay.delivery.destinations.https import MAX_ANSWER_BYTES
 from relay.delivery.maintenance import maintenance_until
+from relay.delivery.tally import count_request
 from relay.delivery.wire import BUILDERS, by_kind
 from relay.errors import EnvironmentProblem, IllegalTransition
 from relay.events import Delivered, EventBus, ItemsFailed, Paused, Resumed, SenderState
@@ -214,6 +216,7 @@ class Sender:
             self._leases[batch.id] = lease
         self._set_state("sending", None, None)
         decision = self._deliver(batch)
+        count_request(self.outbox, decision)
         self._record(batch, decision, probing)
         return 0.0
 
@@ -221,6 +224,9 @@ class Sender:
         """The destination's decision; anything it raises is recorded like an unknown outcome, so a
         batch is never left leased with no attempt and no reason."""
         try:
+            missing = missing_credential(self.destination)  # the destination's own answer (none for MLLP)
+            if missing is not None:
+                return Decision("pause", None, missing)
             return self.destination.deliver(batch, lambda: self.outbox.tracking_ids(batch.item_ids))
         except EnvironmentProblem as exc:  # this machine (no keyring, say): said as it is
             log.error("batch %d: cannot send: %s", batch.id, exc)

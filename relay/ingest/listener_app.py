@@ -35,6 +35,7 @@ from relay.formats.file_errors import FileChanged
 from relay.formats.hl7 import hl7_body_items
 from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
 from relay.ingest.listener_commit import GroupCommitter
+from relay.ingest.listener_health import healthz, metrics
 from relay.ingest.translate import translate_items
 from relay.store.models import AddResult, Item, NewItem
 from relay.store.outbox import Outbox
@@ -285,14 +286,6 @@ async def _load(ctx: Context, item_id: int) -> Item:
     return item
 
 
-async def healthz(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
-    try:
-        return JSONResponse(await run_in_threadpool(ctx.status))
-    except EnvironmentProblem as exc:
-        return error(503, f"relay cannot read the outbox right now ({exc})", {"Retry-After": str(RETRY_AFTER_S)})
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
@@ -365,6 +358,7 @@ def build_app(ctx: Context, token: str | None, hosts: frozenset[str] | None = No
             Route("/v1/results", post_results, methods=["POST"]),
             Route("/v1/results/{item_id}", get_result, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _bug},
     )

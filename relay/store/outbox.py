@@ -28,14 +28,16 @@ from relay.store.file_tx import (
     insert_items,
 )
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
-from relay.store.queries import STATE_OF_ITEM, Queries
+from relay.store.held import STATE_OF_ITEM
+from relay.store.queries import Queries
+from relay.store.tallies import Tallies
 
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
 
 
-class Outbox(BatchTransitions, Queries):
+class Outbox(BatchTransitions, Queries, Tallies):
     """The durable outbox. Thread-safe; one instance per process and database file."""
 
     def __init__(

@@ -8,42 +8,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from relay.store.db import Database
+from relay.store.held import (
+    ATTEMPTS_OF_ITEM,
+    LAST_ERROR_OF_ITEM,
+    LAST_STATUS_OF_ITEM,
+    LEASED_BATCHES,
+    NEXT_ATTEMPT_OF_ITEM,
+    STATE_OF_ITEM,
+    state_of,
+)
 from relay.store.models import STATES, FileRecord, Item
+from relay.store.tallies import StateCountCache
 
 
 PAYLOAD_OF_ITEM = "(SELECT payload FROM payloads WHERE item_id = items.id)"  # a column of a query on items
 WIRE_OF_ITEM = "(SELECT wire FROM payloads WHERE item_id = items.id)"
-
-# While a batch is out, its state is held on the batch row (schema 4): its items keep the stored
-# state 'pending' and read as 'sending' while the batch is open and leased; their attempts, last
-# answer and next try are the batch's until it is answered and they are settled. These expressions
-# are what a reader sees; ``t`` names the items table in the query.
-LEASED_BATCHES = "(SELECT id FROM batches WHERE state = 'open' AND lease_until IS NOT NULL)"
-
-
-def _open_batch(t: str, column: str) -> str:
-    return f"(SELECT b.{column} FROM batches b WHERE b.id = {t}.batch_id AND b.state = 'open')"
-
-
-def state_of(t: str = "items") -> str:
-    return (f"CASE WHEN {t}.state = 'pending' AND {t}.batch_id IN {LEASED_BATCHES} "
-            f"THEN 'sending' ELSE {t}.state END")
-
-
-def _bound(t: str, column: str, value: str) -> str:
-    """``value`` (of the open batch, alias b) for a pending item bound to one, else the item's column."""
-    return (f"CASE WHEN {t}.state = 'pending' AND {t}.batch_id IS NOT NULL THEN coalesce("
-            f"(SELECT {value} FROM batches b WHERE b.id = {t}.batch_id AND b.state = 'open'), {t}.{column}) "
-            f"ELSE {t}.{column} END")
-
-
-STATE_OF_ITEM = state_of()
-ATTEMPTS_OF_ITEM = (f"items.attempts + CASE WHEN items.batch_id IS NULL THEN 0 "
-                    f"ELSE coalesce({_open_batch('items', 'attempts')}, 0) END")
-NEXT_ATTEMPT_OF_ITEM = _bound("items", "next_attempt_at", "b.next_attempt_at")
-LAST_STATUS_OF_ITEM = _bound("items", "last_status",
-                             "CASE WHEN b.last_error IS NULL THEN items.last_status ELSE b.last_status END")
-LAST_ERROR_OF_ITEM = _bound("items", "last_error", "coalesce(b.last_error, items.last_error)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +71,12 @@ class Queries:
     def _load_items(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Item]:
         return [self._item(r) for r in conn.execute(f"SELECT {self.ITEM_COLUMNS} FROM items {where}", params)]
 
+    def _state_count_cache(self) -> StateCountCache:
+        cache = self.__dict__.get("_state_counts")
+        if cache is None:
+            cache = self.__dict__["_state_counts"] = StateCountCache()
+        return cache
+
     def get_item(self, item_id: int) -> Item | None:
         with self.db.lock:
             items = self._load_items(self.db.conn, "WHERE id = ?", (item_id,))
@@ -135,12 +120,7 @@ class Queries:
 
     def counts(self) -> Counts:
         with self.db.reading() as conn:
-            by_state = dict.fromkeys(STATES, 0)
-            by_state.update(dict(conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall()))
-            out = conn.execute(f"SELECT count(*) FROM items WHERE batch_id IN {LEASED_BATCHES} "
-                               "AND state = 'pending'").fetchone()[0]
-            by_state["pending"] -= out
-            by_state["sending"] += out
+            by_state = self._state_count_cache().counts(conn)
             duplicates = conn.execute("SELECT count(*) FROM duplicates").fetchone()[0]
             files = dict(conn.execute("SELECT outcome, count(*) FROM files GROUP BY outcome").fetchall())
             oldest = conn.execute(

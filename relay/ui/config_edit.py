@@ -120,9 +120,14 @@ def apply_form(raw: dict[str, Any], form: FormValues) -> dict[str, Any]:
 _KEY = re.compile(r"^((?:[A-Za-z_]\w*)(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): (.+)$")
 
 
+ADDRESS_HELP = ("the address must start with https:// (an intake that takes POSTs; http:// on a trusted "
+                "network only), s3://BUCKET/PREFIX (an S3 bucket), sftp://USER@HOST:PORT/PATH (an SFTP folder), "
+                "mllp://HOST:PORT (HL7 v2 messages over MLLP) or mllps://HOST:PORT (MLLP over TLS)")
+
+
 def _friendly(key: str, message: str) -> str:
     if key == "intake.url" and "does not match" in message:
-        return "the address must start with http:// or https://"
+        return ADDRESS_HELP
     if message.endswith(("is too short", "should be non-empty")):
         return "must not be empty"
     if "is greater than the maximum of" in message:

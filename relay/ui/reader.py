@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relay.clock import Clock
-from relay.config import MaintenanceWindow, WatchConfig
+from relay.config import HealthConfig, MaintenanceWindow, WatchConfig
 from relay.errors import EnvironmentProblem
+from relay.health import assess
 from relay.status import snapshot
 from relay.store.models import FileRecord, Item
 from relay.store.outbox import Outbox
@@ -52,11 +53,13 @@ class Source(Protocol):
 
 
 class StoreReader:
-    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock) -> None:
+    def __init__(self, path: Path, windows: Sequence[MaintenanceWindow], clock: Clock,
+                 health: HealthConfig | None = None) -> None:
         self.path = path
         self.windows = tuple(windows)
         self.clock = clock
         self.files_seen_up_to = 0  # the newest ledger id a person has seen in the Files view
+        self.health = health or HealthConfig()
         self._box: Outbox | None = None
 
     def open(self) -> bool:
@@ -93,7 +96,8 @@ class StoreReader:
     # -- status -------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        snap = snapshot(self.box, self.windows, self.clock.now())
+        now = self.clock.now()
+        snap = assess(snapshot(self.box, self.windows, now), self.path, self.health, now)
         files, newest = self._unseen_files()
         snap["files_attention"] = attention_text(files) if files else None
         snap["files_newest_id"] = newest

@@ -81,7 +81,7 @@ class Session(QObject):
         self.clock: Clock = clock or SystemClock()
         self.worker = Worker(self)
         self.bridge = Bridge(self)
-        self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
+        self.reader = StoreReader(config.store.path, config.maintenance, self.clock, config.health)
         self.reader.files_seen_up_to = seen_files_mark(config.store.path)
         self.tracker = IncidentTracker()
         self.running = False
@@ -339,7 +339,7 @@ class Session(QObject):
         if config.store.path != self.reader.path:
             old = self.reader
             self.worker.read(old.close)
-            self.reader = StoreReader(config.store.path, config.maintenance, self.clock)
+            self.reader = StoreReader(config.store.path, config.maintenance, self.clock, config.health)
             self.reader.files_seen_up_to = seen_files_mark(config.store.path)
         else:
             self.reader.windows = tuple(config.maintenance)

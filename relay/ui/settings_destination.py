@@ -32,6 +32,7 @@ from relay.clock import SystemClock
 from relay.config import Config
 from relay.delivery.destinations import DestinationContext, ProbeResult, open_destination
 from relay.errors import CredentialStoreUnavailable, RelayError
+from relay.ui.config_edit import ADDRESS_HELP
 
 TRANSPORTS = (("HTTPS (the intake's web address)", "https"), ("Amazon S3 or an S3-compatible store", "s3"),
               ("SFTP", "sftp"), ("MLLP (HL7 v2)", "mllp"), ("MLLP over TLS", "mllps"))
@@ -107,8 +108,9 @@ class DestinationBox(QGroupBox):
         sftp_note.setWordWrap(True)
         sftp_note.setEnabled(False)
         sftp_form.addRow("", sftp_note)
-        mllp_page = QLabel("HL7 v2 messages, one a frame, each waiting for its ACK. Only HL7 results go this way "
-                           "(format hl7). mllps:// checks the receiver's certificate.")
+        mllp_page = QLabel("HL7 v2 messages, one a frame, each waiting for its ACK. Only HL7 results go this way: "
+                           "from the MLLP listener, HL7 folders, or CSV rows translated to ELR ([translate]). No "
+                           "credential is needed. mllps:// checks the receiver's certificate.")
         mllp_page.setWordWrap(True)
         self.pages = QStackedWidget()
         for page in (QWidget(), s3_page, sftp_page, mllp_page):
@@ -138,6 +140,7 @@ class DestinationBox(QGroupBox):
 
         self.transport.activated.connect(self._transport_chosen)
         self.url.textChanged.connect(self._url_changed)
+        self.url.setToolTip(ADDRESS_HELP[0].upper() + ADDRESS_HELP[1:] + ".")
         self._url_changed(self.url.text())
 
     # -- transport <-> address -----------------------------------------------------------------

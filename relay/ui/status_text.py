@@ -153,6 +153,8 @@ def conditions(stats: dict[str, Any], tz: tzinfo | None = None) -> list[tuple[st
         out.append((ATTENTION, f"{count(failed + dead, 'result')} {verb} a person: {', '.join(parts)}"))
     if stats.get("files_attention"):  # rejected files or rows a person has not looked at yet
         out.append((ATTENTION, str(stats["files_attention"])))
+    shown = {text for _, text in out}  # health's reasons for a pause or a problem are worded as above
+    out += [(ATTENTION, str(r)) for r in stats.get("unhealthy_reasons") or () if str(r) not in shown]
     if stats.get("no_intake") and stats.get("running", True):
         out.append((ATTENTION, "Not sending: no intake address is set (Settings)"))
     if not stats.get("running", True):

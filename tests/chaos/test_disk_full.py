@@ -192,11 +192,14 @@ def test_a_real_full_disk_under_relay_run(tmp_path, figures):
             with http_client(f"http://127.0.0.1:{port}", timeout=30) as http:
                 def up():
                     try:
-                        return http.get("/healthz").status_code == 200
+                        return http.get("/healthz").status_code in (200, 503)  # 503: a disk under the reserve
                     except httpx.TransportError:
                         return proc.poll() is not None
                 wait_until(up, 60, "relay run answering")
                 assert proc.poll() is None, stderr.read_text()
+                health = http.get("/healthz")  # 2.5 MB free is far under health.disk_reserve_bytes
+                assert health.status_code == 503 and any("under the reserve" in r for r in
+                                                         health.json()["unhealthy_reasons"])
 
                 def post(row):
                     return http.post("/v1/results", content=json.dumps(row).encode(),

@@ -169,7 +169,7 @@ def unreachable(db: Path) -> int:
 
 def listener_up(http: httpx.Client) -> bool:
     try:
-        return http.get("/healthz", timeout=1).status_code == 200
+        return http.get("/healthz", timeout=1).status_code in (200, 503)  # 503: up, and saying what is wrong
     except httpx.TransportError:
         return False
 

@@ -67,8 +67,11 @@ def test_csv_rows_arrive_at_the_stub_as_elr_messages_with_the_rows_values(tmp_pa
         agent = Agent(config(tmp_path, stub.url), token=lambda: TOKEN)
         agent.start()
         try:
-            write(inbox / "pdi.csv", SIMPLE_REPORT_COLUMNS, [*pdi, bad])
-            write(inbox / "upload.csv", UPLOAD_COLUMNS, upload)
+            # written beside the folder, then renamed in (settle_s = 0 would read a file half written)
+            write(tmp_path / "pdi.csv", SIMPLE_REPORT_COLUMNS, [*pdi, bad])
+            write(tmp_path / "upload.csv", UPLOAD_COLUMNS, upload)
+            (tmp_path / "pdi.csv").rename(inbox / "pdi.csv")
+            (tmp_path / "upload.csv").rename(inbox / "upload.csv")
             wait_until(lambda: agent.stats()["sent"] == 60, timeout=60)
         finally:
             agent.stop()

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timezone
 import pytest
 
 from relay.config import load
-from relay.ui.config_edit import FormValues, apply_form, check, form_from_raw, read_raw
+from relay.ui.config_edit import ADDRESS_HELP, FormValues, apply_form, check, form_from_raw, read_raw
 from relay.ui.toml_write import dumps, write_file
 
 FILE = r'''# relay settings for the lab
@@ -119,7 +119,9 @@ def test_check_names_the_fields(tmp_path):
     config, errors = check(apply_form(raw, form), path)
     assert config is None
     by_key = {e.key: e.message for e in errors}
-    assert by_key["intake.url"] == "the address must start with http:// or https://"
+    assert by_key["intake.url"] == ADDRESS_HELP
+    for scheme in ("https://", "s3://", "sftp://", "mllp://", "mllps://"):
+        assert scheme in ADDRESS_HELP
     assert by_key["intake.client"] == "must not be empty"
     assert "not a day list" in by_key["maintenance[1].days"]
     assert "not a time like 09:30" in by_key["maintenance[1].start"]

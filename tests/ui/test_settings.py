@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtWidgets import QTableWidgetItem
 
 from relay import credentials
+from relay.ui.config_edit import ADDRESS_HELP
 from relay.ui.settings import NO_KEYRING
 from tests.ui.support import settle
 
@@ -43,7 +44,9 @@ def test_errors_are_shown_next_to_their_fields_and_nothing_is_written(qtbot, dia
     dialog.windows.setItem(0, 3, QTableWidgetItem("Mars/Olympus"))
     dialog.buttons.accepted.emit()
     assert not dialog.errors["url"].isHidden()
-    assert dialog.errors["url"].text() == "the address must start with http:// or https://"
+    assert dialog.errors["url"].text() == ADDRESS_HELP
+    for scheme in ("https://", "s3://", "sftp://", "mllp://", "mllps://"):
+        assert scheme in ADDRESS_HELP
     assert dialog.errors["client"].text() == "must not be empty"
     assert dialog.errors["format"].isHidden()
     assert dialog.isVisible() and lab.config_path.read_bytes() == before

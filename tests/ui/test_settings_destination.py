@@ -46,6 +46,15 @@ def test_the_transport_follows_the_address_and_back(dialog):
     assert dialog.url.text() == "sftp://results/lab-one" and box.pages.currentIndex() == 2
 
 
+def test_the_address_explains_every_scheme_and_a_wrong_one_is_named(dialog):
+    tip = dialog.url.toolTip()
+    assert all(f"{scheme}://" in tip for scheme in ("https", "s3", "sftp", "mllp", "mllps"))
+    dialog.url.setText("ftp://results/lab-one")
+    dialog.buttons.accepted.emit()
+    shown = dialog.errors["url"].text()
+    assert "mllp://HOST:PORT" in shown and "s3://BUCKET/PREFIX" in shown and dialog.isVisible()
+
+
 def test_s3_fields_are_saved_and_the_rest_of_the_file_kept(qtbot, dialog, lab, moto_url):
     dialog.url.setText("s3://results/lab-one")
     box = dialog.destination

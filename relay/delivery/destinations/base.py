@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from relay.clock import Clock
 from relay.config import Config
@@ -70,6 +70,9 @@ class Destination(Protocol):
     #: frame, so a lost ACK makes the sender resend that one message and nothing that was acknowledged.
     max_items: int | None
 
+    # Optional: ``missing_credential() -> str | None`` (see ``NeedsCredential``). A destination that
+    # has it says whether it needs a stored secret and whether one is there; one without it needs none.
+
     def deliver(self, batch: Batch, tracking_ids: TrackingIds) -> Decision:
         """Send ``batch.body`` (exactly these bytes) and say what the answer means. Never raises for
         anything the peer or the network does: that is a Decision ("unknown" when the outcome is
@@ -84,3 +87,21 @@ class Destination(Protocol):
     def close(self) -> None:
         """Release connections; an in-flight ``deliver`` may fail (its batch is retried, same key)."""
         ...
+
+
+@runtime_checkable
+class NeedsCredential(Protocol):
+    """The optional part of a Destination: the destination's own answer to "does it need a stored
+    secret (keyring or RELAY_TOKEN), and is it there?"."""
+
+    def missing_credential(self) -> str | None:
+        """None when the destination can send as things are (no secret needed, or one is stored);
+        else a plain reason naming `relay token set`, with which the sender pauses."""
+        ...
+
+
+def missing_credential(destination: object) -> str | None:
+    """The destination's answer, or None for a destination that needs no stored secret."""
+    if isinstance(destination, NeedsCredential):
+        return destination.missing_credential()
+    return None

@@ -80,6 +80,13 @@ class HttpsDestination:
 
     # -- delivering ----------------------------------------------------------------------------
 
+    def missing_credential(self) -> str | None:
+        """A bearer token or functions key must be stored unless intake.auth is "none"; with oauth-jwt
+        the private key is read (and said missing) when a token is asked for."""
+        if self.auth in ("none", "oauth-jwt") or self.context.secret():
+            return None
+        return NO_CREDENTIAL
+
     def deliver(self, batch: Batch, tracking_ids: TrackingIds) -> Decision:
         try:
             credential = self._credential()

@@ -132,6 +132,12 @@ class S3Destination:
 
     # -- Destination ---------------------------------------------------------------------------
 
+    def missing_credential(self) -> str | None:
+        """The secret access key of intake.s3.access_key_id must be stored."""
+        if self.context.secret():
+            return None
+        return "no S3 secret access key is stored: " + CREDENTIAL_HINT
+
     def deliver(self, batch: Batch, tracking_ids: TrackingIds) -> Decision:
         if len(batch.body) > MAX_BODY_BYTES:
             return Decision("split", None, f"the batch is larger than {MAX_BODY_BYTES} bytes")

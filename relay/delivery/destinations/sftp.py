@@ -77,7 +77,11 @@ class SftpDestination:
                 if session.transport.is_active():
                     return session
                 session.close()
-        return open_session(self.sftp, self.context.secret(), self.timeout)
+        return open_session(self.sftp, self._secret(), self.timeout)
+
+    def _secret(self) -> str | None:
+        """The stored credential, read only when no key_file is set (the keyring is not asked then)."""
+        return None if self.sftp.key_file is not None else self.context.secret()
 
     def _give_back(self, session: Session) -> None:
         with self._lock:
@@ -87,6 +91,13 @@ class SftpDestination:
         session.close()
 
     # -- Destination ---------------------------------------------------------------------------
+
+    def missing_credential(self) -> str | None:
+        """intake.sftp.key_file needs nothing stored; otherwise the key or password in the keyring."""
+        if self.sftp.key_file is not None or self.context.secret():
+            return None
+        return ("no SFTP credential is stored: store the private key or the password with `relay token set` "
+                "(or set intake.sftp.key_file)")
 
     def deliver(self, batch: Batch, tracking_ids: TrackingIds) -> Decision:
         final, part = self.names(batch)
@@ -158,7 +169,7 @@ class SftpDestination:
     def probe(self) -> ProbeResult:
         """Lists the folder: nothing is written."""
         try:
-            session = open_session(self.sftp, self.context.secret(), min(self.timeout, 20.0))
+            session = open_session(self.sftp, self._secret(), min(self.timeout, 20.0))
         except HostKeyMismatch as exc:
             return ProbeResult(WRONG, f"Not connected: {exc}.")
         except LoginRefused as exc:

@@ -59,8 +59,36 @@ def test_a_format_the_destination_cannot_carry_is_refused_naming_the_sources(tmp
     with pytest.raises(ConfigError) as caught:
         check_formats(cfg, OneAtATime())
     text = str(caught.value)
-    assert f"watched folder {inbox}" in text and "local listener (127.0.0.1:8799)" in text
-    assert "intake.format is 'csv'" in text and "hl7" in text
+    assert f"watched folder {inbox}" in text and "HL7 v2 messages only" in text
+    assert "local listener" not in text  # it takes both, and refuses rows at its door (INTERFACE §9)
+    assert "intake.format is 'csv'" in text and "[translate]" in text
+
+
+class NeedsASecret(OneAtATime):
+    """A destination that needs a stored secret and says so."""
+
+    def __init__(self, secret):
+        super().__init__()
+        self.secret = secret
+
+    def missing_credential(self):
+        return None if self.secret() else "no secret is stored: run `relay token set`"
+
+
+def test_the_sender_pauses_with_the_destinations_reason_and_goes_on_once_a_secret_is_stored(tmp_path):
+    stored = []
+    destination = NeedsASecret(lambda: stored[0] if stored else None)
+    clock = FakeClock()
+    with Outbox(tmp_path / "o.db") as box:
+        box.add_items([new_item(1)], source="file", client="c", now=clock.now())
+        sender = Sender(box, config(tmp_path), destination=destination, clock=clock)
+        sender.step()
+        assert destination.batches == []
+        assert sender.state.state == "paused" and "relay token set" in sender.state.reason
+        stored.append("s3cret")
+        sender.credentials_changed()
+        sender.step()
+        assert len(destination.batches) == 1 and box.counts().by_state["sent"] == 1
 
 
 def test_a_format_the_destination_carries_passes(tmp_path):
