@@ -53,8 +53,12 @@ def hash_key(content_hash: str) -> int:
     if not isinstance(content_hash, str):  # the insert refuses it (NOT NULL), in a plain error
         return 0
     head = content_hash[:15]
-    if len(head) == 15 and not head.strip(_HEX):
-        return int(head, 16)
+    try:
+        value = int(head, 16)
+    except ValueError:
+        value = -1
+    if value >= 0 and "%015x" % value == head:  # 15 lowercase hex digits (int() also takes "0x", "_", ...)
+        return value
     return sum((_HEX.find(head[i:i + 1])) * 16 ** (14 - i) for i in range(15))
 
 

@@ -118,7 +118,8 @@ def test_duplicates_of_older_items_are_found_by_the_new_key(tmp_path):
     from relay.store.models import NewItem
 
     _schema_3(tmp_path / "o.db")
-    odd = ["", "abc", "ABCDEF0123456789", "zz" * 40, "0" * 64, "f" * 64]
+    odd = ["", "abc", "ABCDEF0123456789", "zz" * 40, "0" * 64, "f" * 64, "0x1234567890abcdef", "1_234567890abcdef",
+           " 1234567890abcdef", "-1234567890abcdef", "+1234567890abcdef"]
     real = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(50)]
     conn = sqlite3.connect(tmp_path / "o.db")
     for n, h in enumerate(odd + real, start=100):
