@@ -28,7 +28,8 @@ from relay.errors import EnvironmentProblem, OutboxDamaged, RelayError
 from relay.health import assess
 from relay.heartbeat import Heartbeat
 from relay.instance import InstanceLock
-from relay.status import PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
+from relay.memory import share_malloc_arenas
+from relay.status import IGNORED_FILES, PAUSED_BY, PAUSED_PROBE, PAUSED_REASON, PROBLEMS, UNAVAILABLE_UNTIL, snapshot
 from relay.store.db import CLEAN_CLOSE
 from relay.store.outbox import Outbox
 
@@ -68,6 +69,8 @@ class Agent:
         from relay.ingest.translate import check_translation
 
         check_translation(self.config)  # CSV sources with an HL7-only intake need [translate] (INTERFACE §10)
+        if self.config.listener.enabled:
+            share_malloc_arenas()
         self._lock.acquire()
         try:
             damaged_note = None
@@ -75,12 +78,15 @@ class Agent:
                 self.outbox = self._open_outbox()
             except OutboxDamaged as exc:
                 aside = set_aside(self.config.store.path, self.clock.now())
+                self._lock.release()  # the lock went aside with the damaged file: lock the new one
+                self._lock.acquire()
                 detail = str(exc).split("; it has been left as it is")[0]
                 log.error("%s; the file is kept, renamed to %s, and a new outbox was started", detail, aside.name)
                 damaged_note = (f"The outbox was damaged and has been kept aside as {aside}; the results in it "
                                 f"were not sent. Ask your administrator to recover them (sqlite3 \"{aside}\" .recover).")
                 self.outbox = self._open_outbox()
             self.outbox.set_control({PROBLEMS: None})  # problems are re-detected by this run
+            self.outbox.set_control({k: None for k in self.outbox.counts().control if k.startswith(IGNORED_FILES)})
             if damaged_note:
                 self.set_problem("outbox:damaged", damaged_note)
             if self.config.intake.url:
@@ -122,7 +128,8 @@ class Agent:
 
         sources: list[Any] = [
             FolderWatcher(watch, self.box, client=self.config.client_for(watch), clock=self.clock,
-                          on_new_work=self.new_work, on_problem=self.set_problem, translate=self.config.translate)
+                          on_new_work=self.new_work, on_problem=self.set_problem, translate=self.config.translate,
+                          on_ignored=self._ignored_noter(watch.folder))
             for watch in self.config.watches
         ]
         if self.config.listener.enabled:
@@ -130,13 +137,23 @@ class Agent:
             intake_format = listener_format(self.config, formats) if formats else self.config.intake.format
             sources.append(Listener(self.box, self.config.listener, intake_format=intake_format,
                                     client=self.config.intake.client, clock=self.clock, notify=self.new_work,
-                                    status=self.stats, translate=self.config.translate))
+                                    status=self.stats, translate=self.config.translate,
+                                    on_problem=self.set_problem))
         if self.config.mllp.enabled:  # HL7 v2 over MLLP (INTERFACE §8)
             from relay.ingest.mllp import MllpListener
 
             sources.append(MllpListener(self.box, self.config.mllp, client=self.config.intake.client,
                                         clock=self.clock, notify=self.new_work))
         return sources
+
+    def _ignored_noter(self, folder: Path) -> Callable[[list[str]], None]:
+        """Names in ``folder`` that match no pattern, kept in the outbox for `relay status` (per folder)."""
+        def note(names: list[str]) -> None:
+            try:
+                self.box.set_control({f"{IGNORED_FILES}{folder}": json.dumps(names) if names else None})
+            except EnvironmentProblem as exc:
+                log.warning("the ignored files of %s could not be noted in the outbox: %s", folder, exc)
+        return note
 
     @property
     def listener(self) -> Any:

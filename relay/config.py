@@ -85,6 +85,7 @@ class WatchConfig:
     settle_s: float
     poll: bool
     format: str = "auto"  # auto | csv | hl7
+    patterns: tuple[str, ...] = ()  # every pattern (``pattern`` is the first), matched without regard to case
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class ListenerConfig:
     port: int
     token: str | None
     max_body_bytes: int
+    body_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
         watches.append(
             WatchConfig(
                 folder=folder,
-                pattern=w["pattern"],
+                pattern=w["pattern"] if isinstance(w["pattern"], str) else w["pattern"][0],
                 processed_folder=_resolve(base, w.get("processed_folder")) or folder / "processed",
                 rejected_folder=_resolve(base, w.get("rejected_folder")) or folder / "rejected",
                 client=w.get("client"),
@@ -349,6 +351,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
                 settle_s=float(w["settle_s"]),
                 poll=bool(w["poll"]),
                 format=w["format"],
+                patterns=(w["pattern"],) if isinstance(w["pattern"], str) else tuple(w["pattern"]),
             )
         )
     windows = tuple(_window(raw, f"maintenance[{i + 1}]", label) for i, raw in enumerate(data.get("maintenance", [])))
@@ -376,6 +379,7 @@ def from_dict(data: dict[str, Any], source: Path | None) -> Config:
             port=int(listener["port"]),
             token=listener.get("token"),
             max_body_bytes=int(listener["max_body_bytes"]),
+            body_timeout_s=float(listener["body_timeout_s"]),
         ),
         delivery=DeliveryConfig(**{k: float(v) for k, v in delivery.items()}),
         maintenance=windows,

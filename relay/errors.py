@@ -41,5 +41,10 @@ class OutboxDamaged(EnvironmentProblem):
     """The outbox database failed its integrity check or is not a relay outbox."""
 
 
+class OutboxGone(EnvironmentProblem):
+    """The outbox file was deleted or replaced under a running agent: nothing may be acknowledged
+    into it any more."""
+
+
 class CredentialStoreUnavailable(EnvironmentProblem):
     """There is no secure credential store on this machine."""

@@ -15,7 +15,18 @@ from relay.store.outbox import Outbox
 from relay.store.tallies import intake_requests
 
 # The control keys are defined with the store (relay.store.control); named here too for older callers.
-__all__ = ["PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL", "snapshot"]
+__all__ = ["IGNORED_FILES", "PAUSED_BY", "PAUSED_PROBE", "PAUSED_REASON", "PROBLEMS", "UNAVAILABLE_UNTIL",
+           "ignored_files", "snapshot"]
+IGNORED_FILES = "ignored_files:"  # + a watched folder: JSON list of the names there that match no pattern
+
+
+def ignored_files(control: dict[str, str]) -> list[dict[str, str]]:
+    """[{folder, name}] of files in watched folders that match no pattern (left where they are)."""
+    out: list[dict[str, str]] = []
+    for key in sorted(k for k in control if k.startswith(IGNORED_FILES)):
+        folder = key[len(IGNORED_FILES):]
+        out.extend({"folder": folder, "name": name} for name in json.loads(control[key]))
+    return out
 
 
 def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -> dict[str, Any]:
@@ -43,5 +54,6 @@ def snapshot(outbox: Outbox, windows: Sequence[MaintenanceWindow], now: float) -
         "last_success_at": iso(counts.last_success_at),
         "problems": json.loads(control[PROBLEMS]) if control.get(PROBLEMS) else [],
         "intake_requests": intake_requests(control),
+        "ignored_files": ignored_files(control),
         "now": iso(now),
     }

@@ -108,8 +108,12 @@ def _type(prop: dict[str, Any]) -> str:
         return "table (its own section below)"
     if "enum" in prop:
         return "one of " + ", ".join(f"`{_toml(v)}`" for v in prop["enum"])
-    return {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false"}.get(
-        prop.get("type", ""), str(prop.get("type", "text or list of text" if "anyOf" in prop else "")))
+    names = {"integer": "integer", "number": "number", "string": "text", "boolean": "true/false",
+             "array": "list of text"}
+    kinds = prop.get("type", "text or list of text" if "anyOf" in prop else "")
+    if isinstance(kinds, list):
+        return " or ".join(names.get(k, k) for k in kinds)
+    return names.get(kinds, str(kinds))
 
 
 def _limits(dotted: str, prop: dict[str, Any]) -> str:

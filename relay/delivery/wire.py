@@ -14,7 +14,7 @@ from relay.store.models import BatchSpec, Content
 
 CONTENT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson", "json": "application/json"}
 MAX_ROWS = 10_000
-MAX_BODY_BYTES = 50 * 1024 * 1024
+MAX_BODY_BYTES = 50_000_000
 
 
 def item_object(item: Content) -> Any:

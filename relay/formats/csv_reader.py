@@ -53,6 +53,7 @@ __all__ = [
     "error_name",
     "error_text",
     "open_csv",
+    "open_csv_stream",
     "parse_csv_bytes",
     "rejected_rows_name",
     "write_rejected_rows",
@@ -356,6 +357,14 @@ def open_csv(path: os.PathLike[str] | str, tracking_column: str | None = None) -
     file_path = Path(path)
     opener = lambda: open(file_path, "rb", buffering=0)  # noqa: E731
     return _open(opener, file_path.name, file_path, tracking_column)
+
+
+def open_csv_stream(
+    opener: Opener, source_name: str, path: Path | None = None, tracking_column: str | None = None
+) -> CsvFile:
+    """The same as ``open_csv`` over ``opener``, which gives the same bytes from their start each
+    time it is called (say, a fresh stream over one open handle: the file read is one file)."""
+    return _open(opener, source_name, path, tracking_column)
 
 
 def parse_csv_bytes(

@@ -12,6 +12,18 @@ if TYPE_CHECKING:
     from relay.formats.csv_reader import RowReject
 
 
+def private_opener(path: str, flags: int) -> int:
+    """For ``open(..., opener=private_opener)``: a report holds patient data, so only the owner may
+    read it (0600 on POSIX), also when an older copy with wider rights is written over."""
+    fd = os.open(path, flags, 0o600)
+    if hasattr(os, "fchmod"):
+        try:
+            os.fchmod(fd, 0o600)
+        except OSError:  # a file system without POSIX modes (a share): nothing more to do
+            pass
+    return fd
+
+
 def rejected_rows_name(source_name: str) -> str:
     """``results.csv`` -> ``results.csv.rejected-rows.csv``."""
     return f"{source_name}.rejected-rows.csv"
@@ -40,7 +52,8 @@ class RejectedRowsWriter:
 
     def add(self, reject: RowReject) -> None:
         if self._out is None:
-            self._out = open(self.partial, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+            self._out = open(self.partial, "w", encoding="utf-8-sig", newline="",  # noqa: SIM115
+                             opener=private_opener)
             self._writer = csv.writer(self._out, lineterminator="\r\n")
             self._writer.writerow(["line", "reason", *self.header])
         self._writer.writerow([reject.line, reject.reason, *reject.fields])
@@ -80,7 +93,8 @@ def write_rejected_rows(
         raise
     if writer.commit() is None:  # no rejects: still leave an (empty) report, as asked
         write_empty = RejectedRowsWriter(path, header)
-        write_empty._out = open(write_empty.partial, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+        write_empty._out = open(write_empty.partial, "w", encoding="utf-8-sig", newline="",  # noqa: SIM115
+                                opener=private_opener)
         csv.writer(write_empty._out, lineterminator="\r\n").writerow(["line", "reason", *header])
         write_empty.commit()
     return writer.count

@@ -16,6 +16,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from relay.errors import PermanentError
@@ -271,10 +272,24 @@ def _too_many(count: int) -> BodyRejected:
                         "send them in smaller requests")
 
 
-def read_json(data: bytes, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
-    """An ``application/json`` body: one result object, or an array of them."""
+Body = bytes | list[bytes]
+
+
+def _take(data: Body) -> bytes:
+    """The body's bytes. Given as a one-element list, they are taken out of it: once decoded
+    nothing holds them, so a large body is not in memory as bytes, text and objects at once."""
+    return data.pop() if isinstance(data, list) else data
+
+
+def read_json(data: Body, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
+    """An ``application/json`` body: one result object, or an array of them. ``data`` may be a
+    one-element list the bytes are taken out of (see ``_take``)."""
     csv_intake = _intake(intake_format)
-    value, odd = _loads(_decode_text(data, "JSON"), "the body")
+    text = _decode_text(_take(data), "JSON")
+    if text.lstrip(_JSON_SPACE)[:1] == "[":
+        return _array(text, csv_intake, tracking_column)
+    value, odd = _loads(text, "the body")
+    del text
     if isinstance(value, dict):
         return [_item(_check(value, "item 1", csv_intake, odd), csv_intake, None, tracking_column)]
     if not isinstance(value, list):
@@ -283,18 +298,85 @@ def read_json(data: bytes, *, intake_format: str, tracking_column: str | None = 
         raise BodyRejected("the body is an empty array; it holds no results")
     if len(value) > MAX_ITEMS:
         raise _too_many(len(value))
-    return [
-        _item(_check(obj, f"item {n}", csv_intake, odd), csv_intake, None, tracking_column)
-        for n, obj in enumerate(value, start=1)
-    ]
-
-
-def read_ndjson(data: bytes, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
-    """An ``application/x-ndjson`` body: one result object per line; blank lines are skipped."""
-    csv_intake = _intake(intake_format)
-    text = _decode_text(data, "JSON lines")
     items: list[NewItem] = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    for n in range(len(value)):
+        obj, value[n] = value[n], None  # each parsed result is let go of once it is an item
+        items.append(_item(_check(obj, f"item {n + 1}", csv_intake, odd), csv_intake, None, tracking_column))
+    return items
+
+
+def _array(text: str, csv_intake: bool, tracking_column: str | None) -> list[NewItem]:
+    """A JSON array read one result at a time, each made an item before the next is parsed: the
+    parsed objects of a large body are never all in memory at once. Anything that is not a plain
+    array of values is read whole instead, so its error message is exactly that of a whole read."""
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    items: list[NewItem] = []
+    end = len(text)
+    at = _skip(text, text.index("[") + 1)
+    if at < end and text[at] == "]":
+        return _whole_array(text, csv_intake, tracking_column)  # empty: the usual message
+    while at < end:
+        _seen.odd = surrogates
+        try:
+            obj, at = _DECODER.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            return _whole_array(text, csv_intake, tracking_column)
+        if len(items) == MAX_ITEMS:
+            return _whole_array(text, csv_intake, tracking_column)
+        try:
+            items.append(_item(_check(obj, f"item {len(items) + 1}", csv_intake, _seen.odd), csv_intake, None,
+                               tracking_column))
+        except BodyRejected:  # the same message a whole read gives (a broken body is said first)
+            return _whole_array(text, csv_intake, tracking_column)
+        at = _skip(text, at)
+        if at < end and text[at] == ",":
+            at = _skip(text, at + 1)
+            continue
+        if at < end and text[at] == "]" and _skip(text, at + 1) == end:
+            return items
+        break
+    return _whole_array(text, csv_intake, tracking_column)
+
+
+def _whole_array(text: str, csv_intake: bool, tracking_column: str | None) -> list[NewItem]:
+    """The body read whole, for the cases ``_array`` leaves to it (errors, limits, empty)."""
+    value, odd = _loads(text, "the body")
+    if not isinstance(value, list):
+        raise BodyRejected(f"the body is {kind_of(value)}; send a JSON object or an array of objects")
+    if not value:
+        raise BodyRejected("the body is an empty array; it holds no results")
+    if len(value) > MAX_ITEMS:
+        raise _too_many(len(value))
+    return [_item(_check(obj, f"item {n}", csv_intake, odd), csv_intake, None, tracking_column)
+            for n, obj in enumerate(value, start=1)]
+
+
+def _skip(text: str, at: int) -> int:
+    end = len(text)
+    while at < end and text[at] in _JSON_SPACE:
+        at += 1
+    return at
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")`` one line at a time (no list of every line beside the text)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def read_ndjson(data: Body, *, intake_format: str, tracking_column: str | None = None) -> list[NewItem]:
+    """An ``application/x-ndjson`` body: one result object per line; blank lines are skipped.
+    ``data`` may be a one-element list the bytes are taken out of (see ``_take``)."""
+    csv_intake = _intake(intake_format)
+    text = _decode_text(_take(data), "JSON lines")
+    items: list[NewItem] = []
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip(_JSON_SPACE):
             continue
         if len(items) == MAX_ITEMS:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
+
 from relay.config import TranslateConfig
 from relay.errors import TransientError
 from relay.formats.csv_reader import (
@@ -22,9 +25,12 @@ from relay.formats.csv_reader import (
     RowReject,
     error_name,
     error_text,
-    open_csv,
+    open_csv_stream,
     rejected_rows_name,
 )
+from relay.formats.csv_report import private_opener
+from relay.formats.file_errors import FileChanged
+from relay.ingest.entries import Handle, NotRegular, display_name, not_regular_reason
 from relay.ingest.hl7_files import ingest_hl7_file, is_hl7_file
 from relay.ingest.translate import ITEM_KIND as TRANSLATED_KIND
 from relay.ingest.translate import Refused, RowTranslation, translation_for
@@ -47,6 +53,7 @@ class FileOutcome:
     rows_report: Path | None = None
     error_report: Path | None = None
     unit: str = "row"  # what rows_rejected counts: "row" (CSV) or "message" (HL7)
+    identity: tuple[int, int, int, int] | None = None  # device, inode, size, mtime of the file read
 
     def summary(self) -> str:
         if self.status == "rejected":
@@ -59,17 +66,29 @@ class FileOutcome:
         return head
 
 
+REPLACED_REASON = "The file changed or was replaced while it was read; the file now there is read afresh."
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
+        return stream_sha256(fh)
+
+
+def stream_sha256(stream: BinaryIO) -> str:
+    h = hashlib.sha256()
+    with stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
 def write_error_report(report_dir: Path, name: str, reason: str) -> Path:
+    """``<name>.error.txt`` in ``report_dir``, readable by the owner only (it may name a patient)."""
     path = report_dir / error_name(name)
-    path.write_text(error_text(reason, name), encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8", opener=private_opener) as fh:
+        fh.write(error_text(reason, display_name(name)))
+    os.replace(partial, path)
     return path
 
 
@@ -87,38 +106,69 @@ def ingest_file(
     file_format: str = "auto",
     translate: TranslateConfig | None = None,
 ) -> FileOutcome:
-    """Read ``path`` into the outbox. Raises TransientError when the file cannot be read right now
-    (vanished, locked): the caller tries again later. With ``translate`` on, each CSV row is sent as
-    the HL7 ELR message made from it, and rows that cannot become one are rejected (INTERFACE §10)."""
-    name = name or path.name
-    report_name = report_name or name
+    """Read ``path`` into the outbox through one open handle. Raises TransientError when the file
+    cannot be read right now (vanished, locked, changed or replaced while read): the caller tries
+    again later. Something that is not a regular file is rejected whole, never opened.
+
+    ``name`` is what the ledger, the reports and the intake call the file (any name: bytes that are
+    not UTF-8 are shown escaped); ``report_name`` the name its reports are written under. HL7 files
+    (``file_format`` "hl7", or "auto" and the first bytes say so) give one item per message; with
+    ``translate`` on, each CSV row is sent as the HL7 ELR message made from it (INTERFACE §8, §10)."""
+    label = display_name(name or path.name)
+    report_name = report_name or (name or path.name)
     try:
-        if is_hl7_file(path, file_format):  # HL7 v2 (INTERFACE §8): one item per message
-            return ingest_hl7_file(outbox, path, name=name, client=client, source=source, now=now,
+        handle = Handle(path)
+    except NotRegular as exc:
+        reason = not_regular_reason(exc.kind)
+        record = outbox.record_rejected_file(name=label, path=display_name(str(path)), file_hash=f"not-a-file:{exc.kind}",
+                                             size=0, source=source, reason=reason, now=now)
+        report = write_error_report(report_dir, report_name, reason)
+        log.info("%s is %s: rejected unopened (ledger %d)", label, exc.kind, record.id)
+        return FileOutcome(label, "rejected", record.id, reason=reason, error_report=report)
+    except OSError as exc:
+        raise TransientError(f"{label}: cannot be read right now ({exc.strerror or exc})") from exc
+    with handle:
+        outcome = _read(outbox, handle, label, report_name, client, source, now, report_dir, tracking_column,
+                        file_format, translate)
+    i = handle.identity
+    return replace(outcome, identity=(i.dev, i.ino, i.size, i.mtime_ns))
+
+
+def _read(outbox: Outbox, handle: Handle, label: str, report_name: str, client: str, source: str, now: float,
+          report_dir: Path, tracking_column: str | None, file_format: str = "auto",
+          translate: TranslateConfig | None = None) -> FileOutcome:
+    path = handle.path
+    try:
+        if is_hl7_file(handle, file_format):  # HL7 v2 (INTERFACE §8): one item per message
+            return ingest_hl7_file(outbox, handle, name=label, client=client, source=source, now=now,
                                    report_dir=report_dir, report_name=report_name)
-        return _ingest(outbox, path, name, client, source, now, report_dir, report_name, tracking_column, translate)
+        return _ingest(outbox, handle, label, client, source, now, report_dir, report_name, tracking_column,
+                       translate)
     except FileRejected as exc:
         try:
-            file_hash, size = file_sha256(path), path.stat().st_size
+            file_hash, size = stream_sha256(handle.reader()), handle.identity.size
+            if not handle.unchanged():
+                raise FileChanged(REPLACED_REASON)
         except OSError as os_exc:
-            raise TransientError(f"{name}: cannot be read right now ({os_exc.strerror})") from os_exc
-        record = outbox.record_rejected_file(name=name, path=str(path), file_hash=file_hash, size=size,
-                                             source=source, reason=exc.reason, now=now)
+            raise TransientError(f"{label}: cannot be read right now ({os_exc.strerror})") from os_exc
+        record = outbox.record_rejected_file(name=label, path=display_name(str(path)), file_hash=file_hash,
+                                             size=size, source=source, reason=exc.reason, now=now)
         report = write_error_report(report_dir, report_name, exc.reason)
-        log.info("file %s rejected whole (ledger %d, hash %s)", name, record.id, file_hash[:12])
-        return FileOutcome(name, "rejected", record.id, reason=exc.reason, error_report=report)
+        log.info("file %s rejected whole (ledger %d, hash %s)", label, record.id, file_hash[:12])
+        return FileOutcome(label, "rejected", record.id, reason=exc.reason, error_report=report)
     except OSError as exc:
-        raise TransientError(f"{name}: cannot be read right now ({exc.strerror or exc})") from exc
+        raise TransientError(f"{label}: cannot be read right now ({exc.strerror or exc})") from exc
 
 
-def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now: float, report_dir: Path,
+def _ingest(outbox: Outbox, handle: Handle, name: str, client: str, source: str, now: float, report_dir: Path,
             report_name: str, tracking_column: str | None, translate: TranslateConfig | None = None) -> FileOutcome:
-    data: CsvFile = open_csv(path, tracking_column=tracking_column)
+    path = handle.path
+    data: CsvFile = open_csv_stream(handle.reader, name, path, tracking_column)
     report = RejectedRowsWriter(report_dir / rejected_rows_name(report_name), data.header)
     translation = translation_for(translate, data.header)
     refused = 0
     try:
-        with outbox.file_transaction(name=name, path=str(path), file_hash=data.file_hash, size=data.size,
+        with outbox.file_transaction(name=name, path=display_name(str(path)), file_hash=data.file_hash, size=data.size,
                                      source=source, client=client, columns=data.canonical_columns, now=now,
                                      kind=TRANSLATED_KIND if translation else "row") as tx:
             if tx.already_known is not None:
@@ -135,6 +185,10 @@ def _ingest(outbox: Outbox, path: Path, name: str, client: str, source: str, now
                 refused = _add_translated(data, translation, add, report, now)
             tx.rows_rejected = data.rows_rejected + refused
             tx.blank_rows = data.blank_rows
+            # The last look before the commit: rows of a file that grew, changed or was replaced by
+            # another under its name while it was read are never kept.
+            if not handle.unchanged():
+                raise FileChanged(REPLACED_REASON)
             # The report is in place before the rows commit: if that commit fails, or the process dies
             # in between, the file is read again later and the report written again; never the reverse.
             rows_report = report.commit()

@@ -7,6 +7,14 @@ import os
 import shutil
 from pathlib import Path
 
+from relay.formats.file_errors import FileChanged
+
+MOVED_AWAY = "The file was replaced by another under its name before it could be moved; the new one is read afresh."
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
 
 def unique_name(folder: Path, name: str, *, with_reports: bool = True) -> str:
     """``name``, or ``stem (2).ext``, ``stem (3).ext``... whichever is free in ``folder``
@@ -25,13 +33,19 @@ def unique_name(folder: Path, name: str, *, with_reports: bool = True) -> str:
     return candidate
 
 
-def move_unique(src: Path, folder: Path, name: str | None = None, *, with_reports: bool = True) -> Path:
+def move_unique(src: Path, folder: Path, name: str | None = None, *, with_reports: bool = True,
+                expected: tuple[int, int, int, int] | None = None) -> Path:
     """Move ``src`` into ``folder`` under ``name`` (or a free variant of it). Never overwrites: a
-    hard link fails if the target exists; across devices the file is copied, synced, then removed."""
+    hard link fails if the target exists; across devices the file is copied, synced, then removed.
+
+    ``expected`` (device, inode, size, mtime): the file that was read. If ``src`` names another
+    file by now (replaced under its name), nothing is moved and FileChanged is raised: the file
+    that is there now was never read and stays for its own turn."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = name or src.name
     for _ in range(1000):
         target = folder / unique_name(folder, wanted, with_reports=with_reports)
+        _check(src, expected)
         try:
             os.link(src, target)
         except FileExistsError:
@@ -39,17 +53,56 @@ def move_unique(src: Path, folder: Path, name: str | None = None, *, with_report
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
                 raise
-            return _copy_then_remove(src, target)
+            return _copy_then_remove(src, target, expected)
+        if expected is not None and _identity(os.lstat(target)) != expected:
+            target.unlink()  # our second name for a file that was never read: the file itself stays
+            raise FileChanged(MOVED_AWAY)
+        _check(src, expected)
         src.unlink()
         return target
     raise FileExistsError(f"no free name for {wanted} in {folder}")
 
 
-def _copy_then_remove(src: Path, target: Path) -> Path:
-    with src.open("rb") as fin, open(target, "xb") as fout:  # "x": fails rather than overwrite
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
+def _check(src: Path, expected: tuple[int, int, int, int] | None) -> None:
+    if expected is not None and _identity(os.lstat(src)) != expected:
+        raise FileChanged(MOVED_AWAY)
+
+
+def _copy_then_remove(src: Path, target: Path, expected: tuple[int, int, int, int] | None = None) -> Path:
+    with src.open("rb") as fin:
+        if expected is not None and _identity(os.fstat(fin.fileno())) != expected:
+            raise FileChanged(MOVED_AWAY)
+        with open(target, "xb") as fout:  # "x": fails rather than overwrite
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
     shutil.copystat(src, target)
+    _check(src, expected)
     src.unlink()
     return target
+
+
+def move_entry(src: Path, folder: Path, name: str | None = None) -> Path:
+    """Move something that is not a regular file (a link, FIFO, socket, device, folder) into
+    ``folder`` without ever opening it or following it: a second name for the entry itself, or a
+    rename within the same file system. Raises OSError where it cannot be moved (another device)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = name or src.name
+    for _ in range(1000):
+        target = folder / unique_name(folder, wanted, with_reports=False)
+        try:
+            if os.link not in os.supports_follow_symlinks:
+                raise PermissionError(errno.EPERM, "a second name for a link itself is not possible here")
+            os.link(src, target, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EISDIR):
+                raise
+            if target.exists() or target.is_symlink():
+                continue
+            os.rename(src, target)  # a folder: same file system, a target just seen free
+            return target
+        os.unlink(src)
+        return target
+    raise FileExistsError(f"no free name for {wanted} in {folder}")

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from relay.formats.file_errors import FileRejected
+from relay.formats.file_errors import FileChanged, FileRejected
 from relay.formats.hl7 import Hl7Reader, Hl7Reject, looks_like_hl7
+from relay.ingest.entries import Handle, display_name
 from relay.store.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -33,13 +34,14 @@ def rejected_messages_name(source_name: str) -> str:
     return f"{source_name}.rejected-messages.hl7"
 
 
-def is_hl7_file(path: Path, file_format: str) -> bool:
-    """Whether ``path`` is read as HL7: format "hl7", or "auto" and its first bytes say so."""
+def is_hl7_file(handle: Handle, file_format: str) -> bool:
+    """Whether the open file is read as HL7: format "hl7", or "auto" and its first bytes say so
+    (read through the same handle the file is then read through)."""
     if file_format == "hl7":
         return True
     if file_format != "auto":
         return False
-    with path.open("rb") as fh:
+    with handle.reader() as fh:
         head = fh.read(SNIFF)
     return looks_like_hl7(head)
 
@@ -100,14 +102,16 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
     return iter(lambda: fh.read(CHUNK), b"")
 
 
-def ingest_hl7_file(outbox: Outbox, path: Path, *, name: str, client: str, source: str, now: float,
+def ingest_hl7_file(outbox: Outbox, handle: Handle, *, name: str, client: str, source: str, now: float,
                     report_dir: Path, report_name: str) -> FileOutcome:
-    """Read an HL7 file through one handle (hashed, then read) into the outbox."""
-    from relay.ingest.files import FileOutcome
+    """Read an HL7 file through its one handle (hashed, then read) into the outbox; nothing of it is
+    kept if the file changed or was replaced while it was read (INTERFACE §3a)."""
+    from relay.ingest.files import REPLACED_REASON, FileOutcome
     from relay.ingest.files import _already as already_outcome
 
     report = RejectedMessages(report_dir, report_name)
-    with path.open("rb") as fh:
+    path = handle.path
+    with handle.reader() as fh:
         digest = hashlib.sha256()
         size = 0
         for chunk in _chunks(fh):
@@ -117,7 +121,7 @@ def ingest_hl7_file(outbox: Outbox, path: Path, *, name: str, client: str, sourc
         fh.seek(0)
         reader = Hl7Reader(_chunks(fh))
         try:
-            with outbox.file_transaction(name=name, path=str(path), file_hash=file_hash, size=size, source=source,
+            with outbox.file_transaction(name=name, path=display_name(str(path)), file_hash=file_hash, size=size, source=source,
                                          client=client, columns=None, now=now, kind="hl7") as tx:
                 if tx.already_known is not None:
                     return already_outcome(tx.already_known)
@@ -135,6 +139,8 @@ def ingest_hl7_file(outbox: Outbox, path: Path, *, name: str, client: str, sourc
                     raise FileRejected(f"none of its {reader.rejected} message(s) could be used; the first: "
                                        f"{first_reason}")
                 tx.rows_rejected = reader.rejected
+                if not handle.unchanged():  # grown, changed or replaced while read: nothing is kept
+                    raise FileChanged(REPLACED_REASON)
                 rejected_report = report.commit()  # in place before the commit (re-written if it fails)
         finally:
             report.discard()

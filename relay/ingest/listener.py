@@ -94,7 +94,8 @@ class Listener:
 
     def __init__(self, outbox: Outbox, config: ListenerConfig, *, intake_format: str, client: str,
                  clock: Clock, notify: Callable[[], None], status: Callable[[], dict[str, Any]],
-                 tracking_column: str | None = None, translate: TranslateConfig | None = None) -> None:
+                 tracking_column: str | None = None, translate: TranslateConfig | None = None,
+                 on_problem: Callable[[str, str | None], None] | None = None) -> None:
         if intake_format not in INTAKE_FORMATS:
             raise ValueError(f"unknown intake format {intake_format!r}; one of {', '.join(INTAKE_FORMATS)}")
         self.config = config
@@ -102,7 +103,8 @@ class Listener:
         self._stopping = threading.Event()
         self._context = Context(outbox=outbox, committer=self._committer, intake_format=intake_format,
                                 max_body_bytes=config.max_body_bytes, status=status, stopping=self._stopping,
-                                tracking_column=tracking_column, translate=translate, now=clock.now)
+                                tracking_column=tracking_column, translate=translate, now=clock.now,
+                                body_timeout_s=config.body_timeout_s, on_problem=on_problem)
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

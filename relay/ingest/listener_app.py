@@ -15,8 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,11 +28,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relay.clock import iso
 from relay.config import TranslateConfig
-from relay.errors import EnvironmentProblem
+from relay.errors import EnvironmentProblem, OutboxGone
 from relay.formats.csv_reader import FileRejected, Row, parse_csv_bytes
 from relay.formats.file_errors import FileChanged
 from relay.formats.hl7 import hl7_body_items
 from relay.formats.json_reader import MAX_ITEMS, BodyRejected, read_json, read_ndjson
+from relay.ingest.listener_body import BODY_TIMEOUT_S, PARSER, LargeSlot, Refused, read_body
 from relay.ingest.listener_commit import GroupCommitter
 from relay.ingest.listener_health import healthz, metrics
 from relay.ingest.translate import translate_items
@@ -72,14 +72,12 @@ class Context:
     tracking_column: str | None = None
     translate: TranslateConfig | None = None  # CSV rows and flat records become ELR messages (§10)
     now: Callable[[], float] = time.time
+    body_timeout_s: float = BODY_TIMEOUT_S
+    on_problem: Callable[[str, str | None], None] | None = None
+    large_bodies: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
 
-class _Refused(Exception):
-    """An answer other than success, decided while handling a request."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
+_Refused = Refused
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -117,25 +115,6 @@ def _payload_name(request: Request) -> str | None:
     return name
 
 
-def _too_large(limit: int) -> _Refused:
-    return _Refused(413, f"the body is larger than the {limit:,} bytes the listener takes; send fewer results "
-                         "per request", {"Connection": "close"})
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to be over the limit (never buffering more)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    body = bytearray()
-    async with aclosing(request.stream()) as stream:
-        async for chunk in stream:
-            if len(body) + len(chunk) > limit:
-                raise _too_large(limit)
-            body += chunk
-    return bytes(body)
-
-
 def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
     file = parse_csv_bytes(data, tracking_column, source_name="request body")
     items: list[NewItem] = []
@@ -156,7 +135,7 @@ def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
     return items
 
 
-def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
+def parse_body(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
     """Items from a body; raises BodyRejected with plain words."""
     try:
         if kind == "json":
@@ -164,13 +143,13 @@ def parse_body(data: bytes, kind: str, intake_format: str, tracking_column: str 
         if kind == "ndjson":
             return read_ndjson(data, intake_format=intake_format, tracking_column=tracking_column)
         if kind == "hl7":
-            return hl7_body_items(data)
-        return _csv_items(data, tracking_column)
+            return hl7_body_items(data.pop() if isinstance(data, list) else data)
+        return _csv_items(data.pop() if isinstance(data, list) else data, tracking_column)
     except (FileRejected, FileChanged) as exc:
         raise BodyRejected(exc.reason) from exc
 
 
-def _items_of(data: bytes, kind: str, intake_format: str, tracking_column: str | None,
+def _items_of(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None,
               translate: TranslateConfig | None, now: float) -> list[NewItem]:
     """The body's items as stored: rows carry their ELR message when translation is on."""
     return translate_items(parse_body(data, kind, intake_format, tracking_column), translate, intake_format, now)
@@ -181,25 +160,37 @@ def _items_of(data: bytes, kind: str, intake_format: str, tracking_column: str |
 
 async def post_results(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
+    slot = LargeSlot(ctx.large_bodies)
     try:
         kind = _kind(request)
         name = _payload_name(request)
-        data = await _read_body(request, ctx.max_body_bytes)
-        args = (data, kind, ctx.intake_format, ctx.tracking_column, ctx.translate, ctx.now())
+        data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot)
+        inline = len(data) <= INLINE_PARSE_BYTES
+        # The body is handed over in a list the parse takes it out of: nothing here holds it, so it
+        # is let go of as soon as the parse no longer needs it (JSON: once decoded as text).
+        args = ([data], kind, ctx.intake_format, ctx.tracking_column, ctx.translate, ctx.now())
+        del data
         try:
-            if len(data) <= INLINE_PARSE_BYTES:
+            if inline:
                 items = _items_of(*args)
             else:
-                items = await run_in_threadpool(_items_of, *args)
+                # Large bodies are parsed one at a time in one thread: the memory freed by one is
+                # reused by the next instead of piling up in many threads' allocation arenas.
+                items = await asyncio.get_running_loop().run_in_executor(PARSER, _items_of, *args)
         except BodyRejected as exc:
             raise _Refused(400, exc.reason) from exc
+        finally:
+            del args
         result = await _store(ctx, items, name)
+        del items
     except _Refused as refused:
         log.info("listener: post refused with %d: %s", refused.status, refused.message)
         return error(refused.status, refused.message, refused.headers)
     except ClientDisconnect:
         log.info("listener: the caller went away before sending the whole body; nothing stored")
         return error(400, "the request body ended early; nothing was stored")
+    finally:
+        slot.release()
     status = 202 if result.accepted else 200
     log.debug("listener: %d new item(s), %d duplicate(s) from a %s post (ids %s)",
               result.accepted, result.duplicates, kind, _id_span(result.ids))
@@ -211,6 +202,8 @@ async def _store(ctx: Context, items: list[NewItem], name: str | None) -> AddRes
         return await asyncio.wrap_future(ctx.committer.submit(items, name))
     except EnvironmentProblem as exc:
         log.warning("listener: answering 503, the outbox cannot take results: %s", exc)
+        if isinstance(exc, OutboxGone) and ctx.on_problem is not None:
+            ctx.on_problem("outbox:gone", str(exc))
         raise _Refused(503, f"relay cannot store results right now ({exc}); nothing was stored, keep the data "
                             "and send it again later", {"Retry-After": str(RETRY_AFTER_S)}) from exc
 

@@ -113,6 +113,9 @@ class GroupCommitter:
                     break
             if jobs:
                 self._commit(jobs)
+            # Let go of the requests' items before waiting for the next: a large post's items would
+            # otherwise stay in memory until another post arrives.
+            del jobs, first, nxt
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
@@ -142,4 +145,5 @@ class GroupCommitter:
             except Exception:  # the items are stored; a broken wake-up must not stop the listener
                 log.exception("listener: waking the sender failed")
         for job, result in zip(jobs, results):
+            job.items = ()  # stored: the caller's own reference is the last, freed when it answers
             job.future.set_result(result)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from relay.errors import EnvironmentProblem, OutboxDamaged, OutboxFull
+from relay.errors import EnvironmentProblem, OutboxDamaged, OutboxFull, OutboxGone
 from relay.store.schema import MIGRATIONS
 
 log = logging.getLogger("relay.store")
@@ -44,6 +44,8 @@ class Database:
     def __init__(self, path: Path, *, check: bool | str = True, readonly: bool = False) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self._identity: tuple[int, int] | None = None
+        self._gone: str | None = None
         if not readonly:
             self._prepare_file(path)
         try:
@@ -52,6 +54,8 @@ class Database:
                 self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
                 self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+                st = os.stat(path)
+                self._identity = (st.st_dev, st.st_ino)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not readonly:
                 mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -142,10 +146,36 @@ class Database:
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
 
+    def ensure_present(self) -> None:
+        """Raise OutboxGone once the file this connection writes to is no longer the file at the
+        outbox's path (deleted by a cleanup script, replaced by another): what is written from then
+        on would be lost at the next start, so nothing more is acknowledged. One stat, ~2 µs."""
+        if self._identity is None:
+            return
+        if self._gone is None:
+            try:
+                st = os.stat(self.path)
+                now = (st.st_dev, st.st_ino)
+            except FileNotFoundError:
+                now = None
+            except OSError:
+                return  # cannot tell (a share gone for a moment): the write itself will say
+            if now == self._identity:
+                return
+            self._gone = "deleted" if now is None else "replaced by another file"
+            log.error("the outbox file %s was %s while relay was running; relay takes no more results",
+                      self.path, self._gone)
+        raise OutboxGone(
+            f"the outbox file {self.path} was {self._gone} while relay was running, so relay takes no more "
+            "results (nothing is acknowledged into a deleted file); results sent to the local listener are "
+            "refused and files stay in their folders. Restore the file if it can be, then restart relay")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT), durable on return."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), durable on return. Raises OutboxGone,
+        also after a commit, when the outbox file is no longer the one at the outbox's path."""
         with self.lock:
+            self.ensure_present()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -166,6 +196,7 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise translate(exc, self.path) from exc
+            self.ensure_present()  # committed into a file that is gone: not durable, say so
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

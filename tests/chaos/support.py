@@ -85,3 +85,20 @@ def status_json(config: Path, home: Path) -> dict[str, Any]:
     out = run_relay(config, home, "status", "--json")
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout))
+
+
+def holds_open(pid: int, target: Path) -> bool:
+    """Whether process ``pid`` has ``target`` (same device and inode) open (Linux, /proc)."""
+    try:
+        st = os.stat(target)
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            fst = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if (fst.st_dev, fst.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False

@@ -13,6 +13,8 @@ import queue
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -22,7 +24,7 @@ import httpx
 import pytest
 
 from relay.samples import simple_report_rows, write_simple_report
-from tests.chaos.support import RelayRun, free_port, wait_until
+from tests.chaos.support import RelayRun, free_port, holds_open, wait_until
 from tests.helpers.stub_server import http_client, stub_server
 
 TOKEN = "chaos-intake-token-0123456789"
@@ -287,3 +289,182 @@ def test_soak_sigkills_faults_maintenance_and_stub_restarts(tmp_path, figures):
         assert not [p for p in folder.iterdir() if p.is_file()], "a file was left in the inbox"
         assert not (folder / "rejected").exists() or not any((folder / "rejected").iterdir())
     assert "Traceback" not in log, log[log.index("Traceback") - 500:][:4000]
+
+
+# -- the edges of a real folder: files replaced, truncated and slow-written under SIGKILLs ----------
+
+EDGE_ROUNDS = 5
+
+SLOW_WRITER = r"""
+import sys
+path, data = sys.argv[1], open(sys.argv[2], "rb").read()
+cuts = sorted(int(c) for c in sys.argv[3].split(","))
+with open(path, "wb") as fh:              # held open from the first byte to the last
+    start = 0
+    for cut in cuts + [len(data)]:
+        fh.write(data[start:cut])
+        fh.flush()
+        start = cut
+        print("wrote", cut, flush=True)
+        if cut != len(data):
+            sys.stdin.readline()          # the exporter pauses, often mid-row, until told to go on
+"""
+
+
+def csv_text(rows: list[dict[str, str]]) -> bytes:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+@pytest.mark.slow
+def test_soak_files_replaced_truncated_and_slow_written_under_sigkills(tmp_path, figures):
+    """Every round, while `relay run` works and is then SIGKILLed: a large file is replaced by
+    another under its name (`mv b.csv big.csv` while big.csv is read), a file is truncated and
+    rewritten in place, and an exporter writes a file in pieces cut mid-row, holding it open across
+    the kill. In the end the intake holds every row of every file that stayed, whole, exactly once."""
+    rng = random.Random(SEED + 1)
+    folder, staging = tmp_path / "edge", tmp_path / "staging"
+    folder.mkdir()
+    staging.mkdir()
+    home, cfg, stderr = tmp_path / "home", tmp_path / "relay.toml", tmp_path / "relay-run.stderr"
+    db = tmp_path / "outbox.db"
+    required: dict[str, dict[str, str]] = {}  # Result_ID -> the whole row, for rows that must arrive
+    allowed: dict[str, dict[str, str]] = {}  # rows that may arrive (files replaced before or after a read)
+    kills = 0
+    replaces: Counter[str] = Counter()
+    writers: list[subprocess.Popen[str]] = []
+    port = free_port()
+
+    def rows(seed: int, count: int) -> list[dict[str, str]]:
+        return rows_of(seed, count)
+
+    with stub_server(subprocess=True, token=TOKEN, fail_rate=0.1, seed=SEED % 997) as stub:
+        cfg.write_text(
+            f'[intake]\nurl = "{stub.url}"\nbatch_max_items = 200\ntimeout_s = 5\n[store]\npath = "outbox.db"\n'
+            '[[watch]]\nfolder = "edge"\nsettle_s = 0.1\n'
+            f'[listener]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
+            "[delivery]\nretry_initial_s = 0.05\nretry_max_s = 0.5\n", encoding="utf-8")
+        try:
+            pending_writer: tuple[subprocess.Popen[str], int] | None = None
+            for round_no in range(EDGE_ROUNDS):
+                relay = RelayRun(cfg, home, stderr, token=TOKEN)
+                with http_client(f"http://127.0.0.1:{port}") as local:
+                    wait_until(lambda: listener_up(local) or not relay.alive(), 60, "relay run answering")
+                assert relay.alive(), stderr.read_text(errors="replace")[-3000:]
+                base = 1000 * (round_no + 1)
+                # a large file replaced by another under its name, at a random moment of its reading
+                first, second = rows(base + 1, rng.choice((500, 3000))), rows(base + 2, 20)
+                big, small = staging / f"a{round_no}.csv", staging / f"b{round_no}.csv"
+                big.write_bytes(csv_text(first))
+                small.write_bytes(csv_text(second))
+                tracked = staging / f"a{round_no}.tracked"  # a second name for big's inode, to see it read
+                os.link(big, tracked)
+                big.rename(folder / f"big{round_no}.csv")
+                when = rng.choice(("before", "while", "after")) if os.path.isdir("/proc/self/fd") else "before"
+                replaces[when] += 1
+                if when == "while":
+                    wait_until(lambda: holds_open(relay.proc.pid, tracked) or tracked.stat().st_nlink == 1
+                               or not relay.alive(), 60, "relay reading the large file", step=0.001)
+                elif when == "after":
+                    wait_until(lambda: (folder / "processed" / f"big{round_no}.csv").exists() or not relay.alive(),
+                               60, "the large file taken")
+                small.rename(folder / f"big{round_no}.csv")
+                allowed.update((r["Result_ID"], r) for r in first)
+                required.update((r["Result_ID"], r) for r in second)
+                # a file written in place, then truncated and rewritten by its exporter
+                gone, final = rows(base + 3, 40), rows(base + 4, 30)
+                target = folder / f"rewritten{round_no}.csv"
+                target.write_bytes(csv_text(gone))
+                with target.open("r+b") as fh:
+                    data = csv_text(final)
+                    fh.truncate(0)
+                    fh.write(data[: rng.randint(len(data) // 3, len(data) - 5)])  # cut, mid-row
+                    fh.flush()
+                    fh.write(data[fh.tell():])
+                allowed.update((r["Result_ID"], r) for r in gone)
+                required.update((r["Result_ID"], r) for r in final)
+                # an exporter writing slowly, in pieces cut mid-row, holding the file across the kill
+                if pending_writer is None:
+                    slow = rows(base + 5, 200)
+                    data = csv_text(slow)
+                    source = staging / f"slow{round_no}.bin"
+                    source.write_bytes(data)
+                    cuts = sorted(rng.sample(range(100, len(data) - 1), 3))
+                    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(folder / f"slow{round_no}.csv"),
+                                             str(source), ",".join(map(str, cuts))], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, text=True)
+                    writers.append(proc)
+                    assert proc.stdout.readline().startswith("wrote")
+                    pending_writer = (proc, 3)
+                    required.update((r["Result_ID"], r) for r in slow)
+                else:
+                    proc, left = pending_writer
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                    assert proc.stdout.readline().startswith("wrote")
+                    pending_writer = (proc, left - 1) if left > 1 else None
+                    if pending_writer is None:
+                        proc.stdin.close()
+                        assert proc.wait(30) == 0
+                # the kill comes a random way into the work
+                target_requests = stub.stats()["requests"] + rng.randint(0, 4)
+
+                def idle() -> bool:  # nothing left to do this round (the slow file is still being written)
+                    left = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith("slow")]
+                    return not left and outbox_query(
+                        db, "SELECT count(*) FROM items WHERE state IN ('pending', 'sending')")[0][0] == 0
+
+                wait_until(lambda: stub.stats()["requests"] >= target_requests or idle() or not relay.alive(), 60,
+                           "requests")
+                assert relay.alive(), stderr.read_text(errors="replace")[-3000:]
+                relay.kill()
+                kills += 1
+            while pending_writer is not None:  # the last exporter finishes while relay is down
+                proc, left = pending_writer
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+                assert proc.stdout.readline().startswith("wrote")
+                pending_writer = (proc, left - 1) if left > 1 else None
+            for proc in writers:
+                if proc.stdin and not proc.stdin.closed:
+                    proc.stdin.close()
+                assert proc.wait(30) == 0
+            relay = RelayRun(cfg, home, stderr, token=TOKEN)
+            wait_until(lambda: not [p for p in folder.iterdir() if p.is_file()], 120, "every file taken")
+            wait_until(lambda: set(required) <= {i["tracking_id"] for i in stub.all_items()} and outbox_query(
+                db, "SELECT count(*) FROM items WHERE state IN ('pending', 'sending')")[0][0] == 0,
+                120, "everything delivered")
+            code = relay.terminate()
+        finally:
+            if "relay" in locals() and relay.alive():
+                relay.kill()
+            for proc in writers:
+                if proc.poll() is None:
+                    proc.kill()
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe and not pipe.closed:
+                        pipe.close()
+                proc.wait()
+        stats = stub.stats()
+        items = stub.all_items()
+
+    held = Counter(i["tracking_id"] for i in items)
+    missing = set(required) - set(held)
+    twice = sorted(t for t, n in held.items() if n > 1)
+    cut = [i["tracking_id"] for i in items if i["row"] != {**required, **allowed}.get(i["tracking_id"])]
+    figures(f"edges: {kills} kills, replacements {dict(replaces)}, {len(required):,} rows that must arrive, {len(set(held) & set(allowed)):,} "
+            f"of {len(allowed):,} rows of replaced files arrived too; missing {len(missing)}, "
+            f"duplicates at the intake {stats['duplicates_received']}, cut or unknown rows {len(cut)}")
+    assert code == 0
+    assert not missing, f"{len(missing)} rows never reached the intake"
+    assert not twice and stats["duplicates_received"] == 0, f"delivered twice: {twice[:5]}"
+    assert not cut, f"rows delivered cut or from nowhere: {cut[:5]}"
+    assert not list(folder.rglob("*.rejected-rows.csv")), "a half-written row was read"
+    assert not (folder / "rejected").exists() or not any((folder / "rejected").iterdir())
+    assert "Traceback" not in stderr.read_text(errors="replace")
