@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from relay.errors import IllegalTransition
-from relay.store.models import FileRecord
+from relay.store.models import AddResult, FileRecord, NewItem
 
 if TYPE_CHECKING:
     from relay.store.outbox import Outbox
@@ -191,6 +191,45 @@ class FileTransaction:
                 raise late
             return result
         return self._tx.__exit__(exc_type, exc, tb)
+
+
+def add_chunk(outbox: Outbox, conn: sqlite3.Connection, items: Sequence[NewItem], source: str, client: str,
+          now: float, source_name: str | None, file_id: int | None, result: AddResult,
+          groups: dict[tuple[str, int | None], str]) -> None:
+    """Items offered together (``Outbox.add_items``, the listener's group commit): one duplicate
+    lookup, then items and payloads in multi-row inserts with their ids given here. ``groups``
+    caches group keys by (kind, column set) across a caller's chunks."""
+    known = outbox._originals(conn, [item.content_hash for item in items], now)
+    dedupe = outbox.dedupe_window_s > 0
+    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
+    rows: list[ItemRow] = []
+    payloads: list[PayloadRow] = []
+    dups: list[DuplicateRow] = []
+    for item in items:
+        original = known.get(item.content_hash)
+        if original is not None:
+            dups.append((item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id,
+                         now))
+            result.ids.append(original)
+            result.duplicate.append(True)
+            continue
+        cs_id = outbox._column_set_id(conn, item.columns) if item.columns is not None else None
+        kind = item.kind or ("row" if item.columns is not None else "json")
+        group = groups.get((kind, cs_id))
+        if group is None:
+            group = groups[(kind, cs_id)] = group_key(client, kind, cs_id, source_name)
+        rows.append((next_id, source, source_name, file_id, item.line, client, item.tracking_id,
+                     item.content_hash, cs_id, group, now, now, now, kind, hash_key(item.content_hash)))
+        payloads.append((next_id, item.payload, item.wire))
+        if dedupe:
+            known[item.content_hash] = next_id  # a second copy in the same chunk
+        result.ids.append(next_id)
+        result.duplicate.append(False)
+        next_id += 1
+    if rows:
+        insert_items(conn, rows, payloads)
+    if dups:
+        conn.executemany(INSERT_DUPLICATE, dups)
 
 
 def group_key(client: str, kind: str, column_set_id: int | None, source_name: str | None) -> str:

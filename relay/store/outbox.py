@@ -17,16 +17,7 @@ from relay.errors import IllegalTransition
 from relay.hashing import sha256_text
 from relay.store.batches import BatchTransitions
 from relay.store.db import Database
-from relay.store.file_tx import (
-    INSERT_DUPLICATE,
-    DuplicateRow,
-    FileTransaction,
-    ItemRow,
-    PayloadRow,
-    group_key,
-    hash_key,
-    insert_items,
-)
+from relay.store.file_tx import FileTransaction, add_chunk, hash_key
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
 from relay.store.held import STATE_OF_ITEM
 from relay.store.queries import Queries
@@ -35,6 +26,8 @@ from relay.store.tallies import Tallies
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
+ADD_CHUNK = 1000  # items added together: one duplicate lookup and one INSERT a table...
+ADD_CHUNK_CHARS = 1024 * 1024  # ...or fewer when they are this large (SQLite copies what an INSERT binds)
 
 
 class Outbox(BatchTransitions, Queries, Tallies):
@@ -172,38 +165,22 @@ class Outbox(BatchTransitions, Queries, Tallies):
         file_id: int | None,
         result: AddResult,
     ) -> None:
-        # One duplicate lookup for the lot and multi-row inserts with the ids given here (this
-        # transaction is the only writer): three statements a few hundred items, not three an item.
-        items = list(items)
-        known = self._originals(conn, [item.content_hash for item in items], now)
-        dedupe = self.dedupe_window_s > 0
-        next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
-        rows: list[ItemRow] = []
-        payloads: list[PayloadRow] = []
-        dups: list[DuplicateRow] = []
+        # A duplicate lookup and multi-row inserts a chunk of items, with the ids given here (this
+        # transaction is the only writer): three statements a chunk, not three an item. Chunks keep
+        # memory bounded (a large post's items are already in memory once); a later chunk's lookup
+        # sees the earlier chunks' rows, as they are in this transaction.
+        groups: dict[tuple[str, int | None], str] = {}
+        chunk: list[NewItem] = []
+        chars = 0
         for item in items:
-            original = known.get(item.content_hash)
-            if original is not None:
-                dups.append((item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id,
-                             now))
-                result.ids.append(original)
-                result.duplicate.append(True)
-                continue
-            cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
-            kind = item.kind or ("row" if item.columns is not None else "json")
-            rows.append((next_id, source, source_name, file_id, item.line, client, item.tracking_id,
-                         item.content_hash, cs_id, group_key(client, kind, cs_id, source_name), now, now, now, kind,
-                         hash_key(item.content_hash)))
-            payloads.append((next_id, item.payload, item.wire))
-            if dedupe:
-                known[item.content_hash] = next_id  # a second copy in the same call
-            result.ids.append(next_id)
-            result.duplicate.append(False)
-            next_id += 1
-        if rows:
-            insert_items(conn, rows, payloads)
-        if dups:
-            conn.executemany(INSERT_DUPLICATE, dups)
+            chunk.append(item)
+            chars += len(item.payload) + (len(item.wire) if item.wire else 0)
+            if len(chunk) == ADD_CHUNK or chars >= ADD_CHUNK_CHARS:
+                chars = 0
+                add_chunk(self, conn, chunk, source, client, now, source_name, file_id, result, groups)
+                chunk = []
+        if chunk:
+            add_chunk(self, conn, chunk, source, client, now, source_name, file_id, result, groups)
 
     # -- files ------------------------------------------------------------------------------
 
