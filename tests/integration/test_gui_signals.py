@@ -25,9 +25,9 @@ def test_relay_gui_stops_cleanly_on_a_signal(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "relay", "--config", str(cfg), "gui"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # Up and running: the agent has made the outbox and holds its one-agent lock.
+        # Up and running: the agent has made the outbox and marked it as in use (clean_close "0").
         wait_until(lambda: (tmp_path / "outbox.db").exists() or proc.poll() is not None, 60)
-        wait_until(lambda: any(p.name.endswith(".lock") for p in tmp_path.iterdir()) or proc.poll() is not None, 60)
+        wait_until(lambda: _in_use(tmp_path / "outbox.db") or proc.poll() is not None, 60)
         assert proc.poll() is None
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
@@ -39,3 +39,18 @@ def test_relay_gui_stops_cleanly_on_a_signal(tmp_path, sig):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     with Outbox(tmp_path / "outbox.db", check=False) as box:  # a clean stop was recorded
         assert box.get_control("clean_close") == "1"
+
+
+def _in_use(path) -> bool:
+    """The running agent's mark in its outbox, read through a read-only connection of our own."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = conn.execute("SELECT value FROM control WHERE key = 'clean_close'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "0"
