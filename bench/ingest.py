@@ -1,12 +1,16 @@
-"""Ingest benchmark: relay's file path against the bare floor, and claim+complete throughput.
+"""Ingest benchmark: relay's file path against the bare floors, and claim+complete throughput.
 
-    .venv/bin/python bench/ingest.py [--rows 100000] [--small 10000] [--sent 1000000] [--rounds 3]
+    .venv/bin/python bench/ingest.py [--rows 100000] [--small 10000] [--big 0] [--sent 1000000] [--rounds 3]
 
 Prints rows/s for relay's ingest (CSV reader, canonical hashing, duplicate check, one WAL/FULL
-transaction into the outbox) and for the floor measured in the same run (csv parse + sha256 per row +
-one WAL/FULL transaction inserting hash and body under a unique index), their ratio, peak RSS per
-file size (each measured in its own process), and claim+complete items/s on an empty table and with
-a million sent items present (alternating rounds, medians).
+transaction into the outbox) and for two floors measured in the same run: the SQLite floor (csv
+parse + sha256 per row + one WAL/FULL transaction inserting hash and body under a unique index) and
+the parse floor (csv parse + canonical sha256, nothing stored); ratios, and peak RSS per file size
+(each measured in its own process, rounds alternating the sides, medians). ``--big N`` adds a file
+of N rows (e.g. 1,000,000) and prints relay's rate there against the ``--rows`` file. Then
+claim+complete items/s on an empty table and with ``--sent`` sent items present, made as real sent
+items are (batches of 500 with their members, events and payloads; alternating rounds, medians).
+Temporary folders are removed.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import resource
+import shutil
 import statistics
 import sqlite3
 import subprocess
@@ -26,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "bench"))
+if os.environ.get("RELAY_ROOT"):  # a worker measuring another relay tree (--before)
+    sys.path.insert(0, os.environ["RELAY_ROOT"])
 
 
 def peak_rss_mb() -> float:
@@ -53,6 +62,14 @@ def worker_floor(path: Path, db: Path) -> dict[str, float]:
     return {"rows": rows, "seconds": time.perf_counter() - t0, "rss_mb": peak_rss_mb()}
 
 
+def worker_parse(path: Path, db: Path) -> dict[str, float]:
+    from plain import parse_hash
+
+    t0 = time.perf_counter()
+    rows = parse_hash(path)
+    return {"rows": rows, "seconds": time.perf_counter() - t0, "rss_mb": peak_rss_mb()}
+
+
 def worker_relay(path: Path, db: Path) -> dict[str, float]:
     from relay.ingest.files import ingest_file
     from relay.store.outbox import Outbox
@@ -65,10 +82,17 @@ def worker_relay(path: Path, db: Path) -> dict[str, float]:
     return {"rows": out.accepted, "seconds": time.perf_counter() - t0, "rss_mb": peak_rss_mb()}
 
 
-def run_worker(kind: str, path: Path, workdir: Path) -> dict[str, float]:
-    db = Path(tempfile.mkdtemp(dir=workdir)) / "bench.db"
-    out = subprocess.run([sys.executable, __file__, "--worker", kind, str(path), str(db)],
-                         capture_output=True, text=True, check=True)
+def run_worker(kind: str, path: Path, workdir: Path, before: str | None = None) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(dir=workdir))
+    env = dict(os.environ)
+    env.pop("RELAY_ROOT", None)
+    if kind == "before":
+        env["RELAY_ROOT"] = str(Path(before or ".").resolve())
+    try:
+        out = subprocess.run([sys.executable, __file__, "--worker", "relay" if kind == "before" else kind, str(path),
+                              str(folder / "bench.db")], capture_output=True, text=True, check=True, env=env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return json.loads(out.stdout)
 
 
@@ -98,54 +122,118 @@ def fill_pending(box, count: int, start: int) -> None:
         box.add_items(items, source="bench", client="c", now=time.time())
 
 
-def add_sent(box, count: int) -> None:
-    """A million already-delivered items, written straight in big transactions (fast set-up)."""
-    now = time.time()
-    step = 100_000
+def add_sent(box, count: int, batch: int = 500) -> None:
+    """Already-delivered items as a real run leaves them: in batches of ``batch`` (done, with a
+    receipt, their members and events), each item bound to its batch with a SimpleReport-sized
+    payload. Written straight in big transactions (fast set-up); the duplicate key too where the
+    schema has one (schema 4)."""
+    from relay.hashing import RowCanonicalizer
+    from relay.samples import SIMPLE_REPORT_COLUMNS, simple_report_rows
+
+    canon = RowCanonicalizer(SIMPLE_REPORT_COLUMNS)
+    cols = {r[1] for r in box.db.conn.execute("PRAGMA table_info(items)")}
+    keyed = "hash_key" in cols
+    key_of = None
+    if keyed:
+        from relay.store.file_tx import hash_key as key_of
+    now = time.time() - 86_400
+    cs_id = box.db.conn.execute("SELECT id FROM column_sets LIMIT 1").fetchone()
+    with box.db.transaction() as conn:
+        if cs_id is None:
+            cs_id = (conn.execute("INSERT INTO column_sets (key, columns) VALUES ('bench', ?)",
+                                  (json.dumps(list(canon.columns)),)).lastrowid,)
     first = box.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
+    first_batch = box.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM batches").fetchone()[0]
+    source = simple_report_rows(count, seed=4242)
+    step = 100_000
     for s in range(0, count, step):
         ids = range(first + s, first + min(s + step, count))
-        rows = [(i, "bench", "old.csv", "c", str(i), hashlib.sha256(f"sent{i}".encode()).hexdigest(), None,
-                 "c|1|old.csv", now, now, now, now) for i in ids]
+        items, payloads, batches, members, events = [], [], [], [], []
+        for i in ids:
+            row = next(source)
+            values, digest = canon([row[c] for c in SIMPLE_REPORT_COLUMNS])
+            b = first_batch + (i - first) // batch
+            if (i - first) % batch == 0:
+                batches.append((b, f"key-{b}", min(batch, first + count - i), now, now, now))
+                events += [(b, now, "formed", None), (b, now, "delivered", 201)]
+            members.append((b, (i - first) % batch + 1, i))
+            item = (i, "bench", "old.csv", "c", row["Result_ID"], digest, cs_id[0], f"c|{cs_id[0]}|old.csv", now, now,
+                    now, now, b, f"receipt-{b}")
+            items.append(item + ((key_of(digest),) if key_of else ()))
+            payloads.append((i, values))
         with box.db.transaction() as conn:
+            conn.executemany("INSERT INTO batches (id, idempotency_key, state, client, content_type, payloadname, "
+                             "item_count, attempts, next_attempt_at, receipt, last_status, created_at, updated_at, "
+                             "claimed_at) VALUES (?, ?, 'done', 'c', 'text/csv', 'old.csv', ?, 1, ?, 'r', 201, ?, ?, "
+                             "?)", [(*b[:3], b[3], b[4], b[5], b[5]) for b in batches])
             conn.executemany(
                 "INSERT INTO items (id, state, source, source_name, client, tracking_id, content_hash, column_set_id, "
-                "group_key, next_attempt_at, created_at, updated_at, sent_at) "
-                "VALUES (?, 'sent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            conn.executemany("INSERT INTO payloads (item_id, payload) VALUES (?, '[]')", [(i,) for i in ids])
+                "group_key, next_attempt_at, created_at, updated_at, sent_at, batch_id, receipt, attempts"
+                + (", hash_key" if keyed else "") + ") VALUES (?, 'sent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1"
+                + (", ?" if keyed else "") + ")", items)
+            conn.executemany("INSERT INTO payloads (item_id, payload) VALUES (?, ?)", payloads)
+            conn.executemany("INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)", members)
+            conn.executemany("INSERT INTO batch_events (batch_id, at, kind, status) VALUES (?, ?, ?, ?)", events)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--small", type=int, default=10_000)
+    ap.add_argument("--big", type=int, default=0, help="also a file of this many rows (e.g. 1000000)")
+    ap.add_argument("--file-rounds", type=int, default=1, help="rounds of each file size (alternating sides)")
     ap.add_argument("--sent", type=int, default=1_000_000)
     ap.add_argument("--claim", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", help="another relay tree whose ingest is measured beside (before a change)")
     ap.add_argument("--worker", nargs=3, metavar=("KIND", "FILE", "DB"))
     args = ap.parse_args()
     if args.worker:
         kind, file, db = args.worker
-        fn = worker_floor if kind == "floor" else worker_relay
+        fn = {"floor": worker_floor, "parse": worker_parse}.get(kind, worker_relay)
         print(json.dumps(fn(Path(file), Path(db))))
         return
 
+    work = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     from relay.samples import write_simple_report
     from relay.store.outbox import Outbox
 
-    work = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     print(f"ingest: SimpleReport layout ({len(__import__('relay.samples').samples.SIMPLE_REPORT_COLUMNS)} columns)")
-    print(f"{'rows':>8} {'floor rows/s':>13} {'relay rows/s':>13} {'ratio':>6} {'floor RSS':>10} {'relay RSS':>10}")
-    for rows in (args.small, args.rows):
+    print(f"{'rows':>8} {'floor rows/s':>13} {'relay rows/s':>13} {'ratio':>6} {'floor RSS':>10} {'relay RSS':>10} "
+          f"{'parse rows/s':>13} {'relay/parse':>11}")
+    relay_rates: dict[int, float] = {}
+    before_rates: dict[int, float] = {}
+    for rows in [n for n in (args.small, args.rows, args.big) if n]:
         path = write_simple_report(work / f"results-{rows}.csv", rows, seed=rows)
-        floor = run_worker("floor", path, work)
-        ours = run_worker("relay", path, work)
-        f_rate = floor["rows"] / floor["seconds"]
-        r_rate = ours["rows"] / ours["seconds"]
-        print(f"{rows:>8} {f_rate:>13,.0f} {r_rate:>13,.0f} {r_rate / f_rate:>6.2f} "
-              f"{floor['rss_mb']:>8.1f}MB {ours['rss_mb']:>8.1f}MB")
+        kinds = ("floor", "relay", "parse") + (("before",) if args.before else ())
+        got: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+        for round_no in range(args.file_rounds):
+            for kind in (kinds if round_no % 2 == 0 else kinds[::-1]):
+                got[kind].append(run_worker(kind, path, work, args.before))
+        rate = {k: statistics.median(r["rows"] / r["seconds"] for r in v) for k, v in got.items()}
+        rss = {k: max(r["rss_mb"] for r in v) for k, v in got.items()}
+        relay_rates[rows] = rate["relay"]
+        print(f"{rows:>8} {rate['floor']:>13,.0f} {rate['relay']:>13,.0f} {rate['relay'] / rate['floor']:>6.2f} "
+              f"{rss['floor']:>8.1f}MB {rss['relay']:>8.1f}MB {rate['parse']:>13,.0f} "
+              f"{rate['relay'] / rate['parse']:>11.2f}"
+              + (f"   before: {rate['before']:,.0f} rows/s, {rss['before']:.1f}MB" if args.before else ""), flush=True)
+        path.unlink()
+        before_rates[rows] = rate.get("before", 0.0)
+    if args.big:
+        print(f"relay ingest at {args.big:,} rows / at {args.rows:,} rows: "
+              f"{relay_rates[args.big] / relay_rates[args.rows]:.2f}x (medians of {args.file_rounds} rounds)"
+              + (f"; before: {before_rates[args.big] / before_rates[args.rows]:.2f}x" if args.before else ""))
 
+    if not args.rounds:
+        return
     # Two outboxes, one with a million sent items; rounds alternate between them so that a slower
     # or faster moment of a shared machine falls on both sides. Medians of the rounds are printed.
     empty, full = Outbox(work / "claim-empty.db"), Outbox(work / "claim-full.db")

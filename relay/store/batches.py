@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from relay.errors import IllegalTransition
 from relay.store.db import Database
+from relay.store.file_tx import insert_many
 from relay.store.models import Batch, BatchSpec, Content, Member
-from relay.store.queries import PAYLOAD_OF_ITEM, WIRE_OF_ITEM
 
 log = logging.getLogger("relay.store")
 
@@ -40,12 +40,14 @@ class BatchTransitions:
     if TYPE_CHECKING:  # provided by Outbox
         def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None: ...
 
-    def _members(self, conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[Member]:
-        """Only what a batch body is built from: three columns instead of an item's twenty."""
+    def _members(self, conn: sqlite3.Connection, where: str, params: Sequence[object], *,
+                 indexed: str = "") -> list[Member]:
+        """Only what a batch body is built from: five columns instead of an item's twenty, the
+        content joined once (not a subquery a column)."""
         columns_of = self.columns_of
         return [Member(r[0], columns_of(r[1]), r[2], r[3], r[4])
-                for r in conn.execute(f"SELECT id, column_set_id, {PAYLOAD_OF_ITEM}, kind, {WIRE_OF_ITEM} "
-                                      f"FROM items {where}", params)]
+                for r in conn.execute(f"SELECT id, column_set_id, payload, kind, wire FROM items {indexed} "
+                                      f"LEFT JOIN payloads ON payloads.item_id = items.id {where}", params)]
 
     # -- forming and claiming -----------------------------------------------------------------
 
@@ -60,6 +62,12 @@ class BatchTransitions:
             ).fetchone()
             if row:
                 batch_id = row[0]
+                conn.execute(
+                    "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
+                    "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
+                    (owner, now + lease_s, now, now, batch_id),
+                )
+                return self._batch(conn, batch_id)  # its items read as 'sending' from now: nothing else is written
             else:
                 # Unbatched pending items are due at once in practice (retry and requeue set "now"),
                 # so the oldest one, found through the state index, names the next group.
@@ -72,51 +80,61 @@ class BatchTransitions:
                     return None
                 members = self._members(
                     conn,
-                    "INDEXED BY items_state WHERE state = 'pending' AND batch_id IS NULL AND group_key = ? "
+                    "WHERE state = 'pending' AND batch_id IS NULL AND group_key = ? "
                     "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                    (first[0], now, limit),
+                    (first[0], now, limit), indexed="INDEXED BY items_state",
                 )
                 try:
-                    batch_id, _ = self._form(conn, members, build, now, client=first[1], source_name=first[2],
-                                             parent=None, state="sending")
+                    spec, used = self._build(members, build)
                 except Exception as exc:  # recorded on the items by the caller, never silent
                     raise BuildFailed([m.id for m in members], f"{type(exc).__name__}: {exc}") from exc
-            conn.execute(
-                "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
-                "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
-                (owner, now + lease_s, now, now, batch_id),
-            )
-            if row:  # a freshly formed batch's items are already 'sending'
-                conn.execute(
-                    "UPDATE items SET state = 'sending', updated_at = ? WHERE batch_id = ? AND state = 'pending'",
-                    (now, batch_id),
-                )
-            return self._batch(conn, batch_id)
+                # Formed already leased: one batch row, and the items bound to it in one statement.
+                return self._insert(conn, spec, used, now, client=first[1], source_name=first[2], parent=None,
+                                    lease=(owner, now + lease_s))
 
-    def _form(self, conn: sqlite3.Connection, members: Sequence[Content], build: BuildFn, now: float, *,
-              client: str, source_name: str | None, parent: int | None, state: str = "pending") -> tuple[int, int]:
-        """A new batch of ``members`` (one group: same client, columns and file), or of the prefix
-        of them that ``build`` fitted into one body: (its id, how many members it took)."""
+    @staticmethod
+    def _build(members: Sequence[Content], build: BuildFn) -> tuple[BatchSpec, Sequence[Content]]:
+        """The body of ``members`` or of the prefix of them that ``build`` fitted into one body."""
         spec = build(members)
         used = members[: spec.item_count] if spec.item_count is not None else members
         if not used:
             raise IllegalTransition("a batch needs at least one item")
+        return spec, used
+
+    def _form(self, conn: sqlite3.Connection, members: Sequence[Content], build: BuildFn, now: float, *,
+              client: str, source_name: str | None, parent: int | None) -> tuple[int, int]:
+        """A new batch of ``members`` (one group: same client, columns and file), or of the prefix
+        of them that ``build`` fitted into one body: (its id, how many members it took)."""
+        spec, used = self._build(members, build)
+        batch = self._insert(conn, spec, used, now, client=client, source_name=source_name, parent=parent)
+        return batch.id, len(used)
+
+    def _insert(self, conn: sqlite3.Connection, spec: BatchSpec, used: Sequence[Content], now: float, *,
+                client: str, source_name: str | None, parent: int | None,
+                lease: tuple[str, float] | None = None) -> Batch:
+        """The batch row, its body, its members; the items bound to it (their state stays 'pending':
+        they read as 'sending' while the batch is leased)."""
+        owner, until = lease if lease is not None else (None, None)
+        key = str(uuid.uuid4())
         cur = conn.execute(
             "INSERT INTO batches (idempotency_key, state, client, content_type, payloadname, item_count, "
-            "next_attempt_at, parent_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), client, spec.content_type, source_name, len(used), now, parent, now, now),
+            "next_attempt_at, parent_id, created_at, updated_at, lease_owner, lease_until, claimed_at) "
+            "VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, client, spec.content_type, source_name, len(used), now, parent, now, now, owner, until,
+             now if lease is not None else None),
         )
         batch_id = cur.lastrowid
         assert batch_id is not None
+        ids = tuple(it.id for it in used)
         conn.execute("INSERT INTO batch_bodies (batch_id, body) VALUES (?, ?)", (batch_id, spec.body))
-        conn.executemany(
-            "INSERT INTO batch_items (batch_id, position, item_id) VALUES (?, ?, ?)",
-            [(batch_id, pos, it.id) for pos, it in enumerate(used, start=1)],
-        )
-        conn.execute("UPDATE items SET batch_id = ?, state = ?, updated_at = ? WHERE id IN "
-                     "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, state, now, batch_id))
+        insert_many(conn, "INSERT INTO batch_items (batch_id, position, item_id) VALUES ", "(?, ?, ?)",
+                    [(batch_id, pos, item_id) for pos, item_id in enumerate(ids, start=1)])
+        conn.execute("UPDATE items SET batch_id = ?, updated_at = ? WHERE id IN "
+                     "(SELECT item_id FROM batch_items WHERE batch_id = ?)", (batch_id, now, batch_id))
         self._event(conn, batch_id, now, "formed", None, f"{len(used)} items")
-        return batch_id, len(used)
+        return Batch(id=batch_id, idempotency_key=key, state="open", client=client, content_type=spec.content_type,
+                     payloadname=source_name, body=spec.body, item_ids=ids, attempts=0, next_attempt_at=now,
+                     created_at=now)
 
     def _batch(self, conn: sqlite3.Connection, batch_id: int) -> Batch:
         row = conn.execute(
@@ -144,23 +162,37 @@ class BatchTransitions:
                      (batch_id, now, kind, status, detail))
 
     @staticmethod
-    def _leased(conn: sqlite3.Connection, batch_id: int, owner: str) -> None:
-        row = conn.execute("SELECT state, lease_owner FROM batches WHERE id = ?", (batch_id,)).fetchone()
+    def _leased(conn: sqlite3.Connection, batch_id: int, owner: str) -> int:
+        """Checks the lease; returns the batch's attempts so far (its items' share, folded into
+        them when the batch is answered)."""
+        row = conn.execute("SELECT state, lease_owner, attempts FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
             raise IllegalTransition(f"there is no batch {batch_id}")
         if row[0] != "open" or row[1] != owner:
             raise IllegalTransition(f"batch {batch_id} is not leased by this sender (state {row[0]})")
+        return int(row[2])
+
+    @staticmethod
+    def _unbind(conn: sqlite3.Connection, batch_id: int, where: str, params: Sequence[object]) -> None:
+        """Items leaving an open batch without an answer of their own keep what the batch held for
+        them: its attempts, its last answer and next try (as if written on them all along)."""
+        conn.execute(
+            "UPDATE items SET attempts = items.attempts + b.attempts, "
+            "last_status = CASE WHEN b.last_error IS NULL THEN items.last_status ELSE b.last_status END, "
+            "last_error = coalesce(b.last_error, items.last_error), "
+            "next_attempt_at = CASE WHEN b.attempts > 0 THEN b.next_attempt_at ELSE items.next_attempt_at END "
+            f"FROM batches b WHERE b.id = ? AND items.batch_id = b.id AND {where}", (batch_id, *params))
 
     # -- answers --------------------------------------------------------------------------------
 
     def complete(self, batch_id: int, *, owner: str, receipt: str, status: int, now: float) -> int:
         """The intake acknowledged the batch: every item is sent, with the receipt."""
         with self.db.transaction() as conn:
-            self._leased(conn, batch_id, owner)
+            before = self._leased(conn, batch_id, owner)
             cur = conn.execute(
                 "UPDATE items SET state = 'sent', receipt = ?, last_status = ?, last_error = NULL, sent_at = ?, "
-                "updated_at = ?, attempts = attempts + 1 WHERE batch_id = ? AND state = 'sending'",
-                (receipt, status, now, now, batch_id),
+                "updated_at = ?, attempts = attempts + ? WHERE batch_id = ? AND state = 'pending'",
+                (receipt, status, now, now, before + 1, batch_id),
             )
             conn.execute(
                 "UPDATE batches SET state = 'done', receipt = ?, last_status = ?, attempts = attempts + 1, "
@@ -178,14 +210,10 @@ class BatchTransitions:
         inc = 1 if count_attempt else 0
         with self.db.transaction() as conn:
             self._leased(conn, batch_id, owner)
+            # The batch row alone: its items read its attempts, answer and next try (schema 4).
             conn.execute(
                 "UPDATE batches SET attempts = attempts + ?, next_attempt_at = ?, last_status = ?, last_error = ?, "
                 "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
-                (inc, next_at, status, error, now, batch_id),
-            )
-            conn.execute(
-                "UPDATE items SET state = 'pending', attempts = attempts + ?, next_attempt_at = ?, last_status = ?, "
-                "last_error = ?, updated_at = ? WHERE batch_id = ? AND state = 'sending'",
                 (inc, next_at, status, error, now, batch_id),
             )
             self._event(conn, batch_id, now, "retry" if count_attempt else "deferred", status, error)
@@ -200,8 +228,6 @@ class BatchTransitions:
     def _release(conn: sqlite3.Connection, batch_id: int, now: float) -> None:
         conn.execute("UPDATE batches SET lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
                      (now, batch_id))
-        conn.execute("UPDATE items SET state = 'pending', updated_at = ? WHERE batch_id = ? AND state = 'sending'",
-                     (now, batch_id))
 
     def reject_items(self, batch_id: int, *, owner: str, failures: Mapping[int, str], status: int,
                      now: float, held: Collection[int] = (), receipt: str = "already at the intake"
@@ -211,6 +237,7 @@ class BatchTransitions:
         a new key. Returns (failed ids, requeued ids)."""
         with self.db.transaction() as conn:
             self._leased(conn, batch_id, owner)
+            self._unbind(conn, batch_id, "items.state = 'pending'", ())
             members = conn.execute("SELECT position, item_id FROM batch_items WHERE batch_id = ? ORDER BY position",
                                    (batch_id,)).fetchall()
             failed, requeued = [], []
@@ -254,12 +281,12 @@ class BatchTransitions:
     def fail_batch(self, batch_id: int, *, owner: str, reason: str, status: int | None, now: float) -> list[int]:
         """Every item of the batch needs a person (e.g. the intake refused the whole batch)."""
         with self.db.transaction() as conn:
-            self._leased(conn, batch_id, owner)
+            before = self._leased(conn, batch_id, owner)
             ids = [r[0] for r in conn.execute("SELECT item_id FROM batch_items WHERE batch_id = ?", (batch_id,))]
             conn.execute(
-                "UPDATE items SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + 1, "
+                "UPDATE items SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + ?, "
                 "batch_id = NULL, updated_at = ? WHERE batch_id = ?",
-                (status, reason, now, batch_id),
+                (status, reason, before + 1, now, batch_id),
             )
             self._close(conn, batch_id, status, reason, now)
         return ids
@@ -273,6 +300,7 @@ class BatchTransitions:
                 "SELECT item_id FROM batch_items WHERE batch_id = ? ORDER BY position", (batch_id,))]
             if len(ids) < 2:
                 raise IllegalTransition(f"batch {batch_id} has one item and cannot be split")
+            self._unbind(conn, batch_id, "items.state = 'pending'", ())
             self._close(conn, batch_id, status, reason, now)
             conn.execute("UPDATE items SET state = 'pending', batch_id = NULL, updated_at = ? WHERE batch_id = ?",
                          (now, batch_id))
@@ -337,10 +365,11 @@ class BatchTransitions:
             batches = conn.execute(
                 "SELECT DISTINCT i.batch_id, b.claimed_at FROM items i JOIN batches b ON b.id = i.batch_id "
                 "WHERE i.state = 'pending' AND i.created_at < ? AND b.state = 'open' "
-                "AND (b.lease_until IS NULL OR b.lease_until <= ?)", (cutoff, now)).fetchall()
+                "AND b.lease_until IS NULL", (cutoff,)).fetchall()  # a leased batch's items are 'sending'
             count = 0
             for batch_id, claimed in batches:
                 if claimed is None:  # never leased, so never sent: its items may go into a new batch later
+                    self._unbind(conn, batch_id, "items.state = 'pending'", ())
                     count += conn.execute(
                         "UPDATE items SET state = 'dead', last_error = ?, batch_id = NULL, updated_at = ? "
                         "WHERE batch_id = ? AND state = 'pending'", (reason, now, batch_id)).rowcount

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Protocol
 
 from relay.errors import IllegalTransition
-from relay.store.models import FileRecord
+from relay.store.models import AddResult, FileRecord, NewItem
 
 CHUNK = 1000  # rows of a file checked for duplicates and written together (one statement a table)
 CHUNK_CHARS = 16 * 1024 * 1024  # ...or fewer rows when they are this large together (memory stays bounded)
@@ -24,15 +24,15 @@ ROWS_PER_STATEMENT = 1000  # rows in one multi-row INSERT (fewer if SQLite allow
 
 ITEM_INSERT_HEAD = (
     "INSERT INTO items (id, state, source, source_name, file_id, line, client, tracking_id, content_hash, "
-    "column_set_id, group_key, next_attempt_at, created_at, updated_at, kind) VALUES "
+    "column_set_id, group_key, next_attempt_at, created_at, updated_at, kind, hash_key) VALUES "
 )
-ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ITEM_VALUES = "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 PAYLOAD_INSERT_HEAD = "INSERT INTO payloads (item_id, payload, wire) VALUES "
 PAYLOAD_VALUES = "(?, ?, ?)"
 
 # The parameters of one row of each insert.
 ItemRow = tuple[int | None, str, str | None, int | None, int | None, str, str | None, str, int | None, str, float,
-                float, float, str]
+                float, float, str, int]
 PayloadRow = tuple[int, str, str | None]
 DuplicateRow = tuple[str, int, str, str | None, int | None, int | None, str | None, float]
 
@@ -56,6 +56,24 @@ class TransactionHost(Protocol):
     def _column_set_id(self, conn: sqlite3.Connection, columns: tuple[str, ...]) -> int: ...
 
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]: ...
+
+
+_HEX = "0123456789abcdef"
+
+
+def hash_key(content_hash: str) -> int:
+    """The first 15 hex digits of a content hash as an integer: the duplicate index's key (schema 4,
+    which computes the same for older rows in SQL, so any other text maps the same way there too)."""
+    if not isinstance(content_hash, str):  # the insert refuses it (NOT NULL), in a plain error
+        return 0
+    head = content_hash[:15]
+    try:
+        value = int(head, 16)
+    except ValueError:
+        value = -1
+    if value >= 0 and "%015x" % value == head:  # 15 lowercase hex digits (int() also takes "0x", "_", ...)
+        return value
+    return sum((_HEX.find(head[i:i + 1])) * 16 ** (14 - i) for i in range(15))
 
 
 class FileTransaction:
@@ -146,7 +164,7 @@ class FileTransaction:
             if self._outbox.dedupe_window_s > 0:
                 known[content_hash] = item_id  # a second copy inside this chunk
             inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
-                            self._cs_id, self._group, now, now, now, self._kind))
+                            self._cs_id, self._group, now, now, now, self._kind, hash_key(content_hash)))
             payloads.append((item_id, payload, wire))
             item_id += 1
         self._next_id = item_id
@@ -189,6 +207,45 @@ class FileTransaction:
         return self._tx.__exit__(exc_type, exc, tb)
 
 
+def add_chunk(outbox: TransactionHost, conn: sqlite3.Connection, items: Sequence[NewItem], source: str, client: str,
+          now: float, source_name: str | None, file_id: int | None, result: AddResult,
+          groups: dict[tuple[str, int | None], str]) -> None:
+    """Items offered together (``Outbox.add_items``, the listener's group commit): one duplicate
+    lookup, then items and payloads in multi-row inserts with their ids given here. ``groups``
+    caches group keys by (kind, column set) across a caller's chunks."""
+    known = outbox._originals(conn, [item.content_hash for item in items], now)
+    dedupe = outbox.dedupe_window_s > 0
+    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
+    rows: list[ItemRow] = []
+    payloads: list[PayloadRow] = []
+    dups: list[DuplicateRow] = []
+    for item in items:
+        original = known.get(item.content_hash)
+        if original is not None:
+            dups.append((item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id,
+                         now))
+            result.ids.append(original)
+            result.duplicate.append(True)
+            continue
+        cs_id = outbox._column_set_id(conn, item.columns) if item.columns is not None else None
+        kind = item.kind or ("row" if item.columns is not None else "json")
+        group = groups.get((kind, cs_id))
+        if group is None:
+            group = groups[(kind, cs_id)] = group_key(client, kind, cs_id, source_name)
+        rows.append((next_id, source, source_name, file_id, item.line, client, item.tracking_id,
+                     item.content_hash, cs_id, group, now, now, now, kind, hash_key(item.content_hash)))
+        payloads.append((next_id, item.payload, item.wire))
+        if dedupe:
+            known[item.content_hash] = next_id  # a second copy in the same chunk
+        result.ids.append(next_id)
+        result.duplicate.append(False)
+        next_id += 1
+    if rows:
+        insert_items(conn, rows, payloads)
+    if dups:
+        conn.executemany(INSERT_DUPLICATE, dups)
+
+
 def group_key(client: str, kind: str, column_set_id: int | None, source_name: str | None) -> str:
     """Items of one group may share a batch: same client, kind, columns and file. A group holds
     one kind, so a batch never mixes kinds (HL7 messages never travel with CSV rows or JSON)."""
@@ -211,8 +268,8 @@ def insert_many(conn: sqlite3.Connection, head: str, values: str, rows: Sequence
         sql = head + ",".join([values] * per)
         for start in range(0, whole, per):
             conn.execute(sql, list(chain.from_iterable(rows[start:start + per])))
-    if whole < len(rows):
-        conn.executemany(head + values, rows[whole:])
+    if whole < len(rows):  # one statement too (executemany would step once a row)
+        conn.execute(head + ",".join([values] * (len(rows) - whole)), list(chain.from_iterable(rows[whole:])))
 
 
 class ChunkWriter:

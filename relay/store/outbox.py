@@ -17,22 +17,17 @@ from relay.errors import IllegalTransition
 from relay.hashing import sha256_text
 from relay.store.batches import BatchTransitions
 from relay.store.db import Database
-from relay.store.file_tx import (
-    INSERT_DUPLICATE,
-    ITEM_INSERT_HEAD,
-    ITEM_VALUES,
-    PAYLOAD_INSERT_HEAD,
-    PAYLOAD_VALUES,
-    FileTransaction,
-    group_key,
-)
+from relay.store.file_tx import FileTransaction, add_chunk, hash_key
 from relay.store.models import WAITING_FOR_A_PERSON, AddResult, FileRecord, NewItem
+from relay.store.held import STATE_OF_ITEM
 from relay.store.queries import Queries
 from relay.store.tallies import Tallies
 
 log = logging.getLogger("relay.store")
 
 DAY = 86_400.0
+ADD_CHUNK = 1000  # items added together: one duplicate lookup and one INSERT a table...
+ADD_CHUNK_CHARS = 1024 * 1024  # ...or fewer when they are this large (SQLite copies what an INSERT binds)
 
 
 class Outbox(BatchTransitions, Queries, Tallies):
@@ -108,15 +103,18 @@ class Outbox(BatchTransitions, Queries, Tallies):
         if self.dedupe_window_s <= 0 or not hashes:
             return {}
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), 900):
-            part = unique[start:start + 900]
+        wanted = set(hashes)
+        keys = list({hash_key(h) for h in wanted})
+        for start in range(0, len(keys), 900):
+            part = keys[start:start + 900]
+            # By the small integer key (schema 4), then the whole hash: another hash may share a key.
             for content_hash, item_id in conn.execute(
-                f"SELECT content_hash, max(id) FROM items WHERE content_hash IN ({','.join('?' * len(part))}) "
+                f"SELECT content_hash, max(id) FROM items WHERE hash_key IN ({','.join('?' * len(part))}) "
                 "AND created_at >= ? GROUP BY content_hash",
                 (*part, now - self.dedupe_window_s),
             ):
-                found[content_hash] = item_id
+                if content_hash in wanted:
+                    found[content_hash] = item_id
         return found
 
     def add_items(
@@ -159,28 +157,22 @@ class Outbox(BatchTransitions, Queries, Tallies):
         file_id: int | None,
         result: AddResult,
     ) -> None:
+        # A duplicate lookup and multi-row inserts a chunk of items, with the ids given here (this
+        # transaction is the only writer): three statements a chunk, not three an item. Chunks keep
+        # memory bounded (a large post's items are already in memory once); a later chunk's lookup
+        # sees the earlier chunks' rows, as they are in this transaction.
+        groups: dict[tuple[str, int | None], str] = {}
+        chunk: list[NewItem] = []
+        chars = 0
         for item in items:
-            original = self._originals(conn, [item.content_hash], now).get(item.content_hash)
-            if original is not None:
-                conn.execute(
-                    INSERT_DUPLICATE,
-                    (item.content_hash, original, source, source_name, file_id, item.line, item.tracking_id, now),
-                )
-                result.ids.append(original)
-                result.duplicate.append(True)
-                continue
-            cs_id = self._column_set_id(conn, item.columns) if item.columns is not None else None
-            kind = item.kind or ("row" if item.columns is not None else "json")
-            group = group_key(client, kind, cs_id, source_name)
-            cur = conn.execute(
-                ITEM_INSERT_HEAD + ITEM_VALUES,
-                (None, source, source_name, file_id, item.line, client, item.tracking_id, item.content_hash,
-                 cs_id, group, now, now, now, kind),
-            )
-            assert cur.lastrowid is not None
-            conn.execute(PAYLOAD_INSERT_HEAD + PAYLOAD_VALUES, (cur.lastrowid, item.payload, item.wire))
-            result.ids.append(cur.lastrowid)
-            result.duplicate.append(False)
+            chunk.append(item)
+            chars += len(item.payload) + (len(item.wire) if item.wire else 0)
+            if len(chunk) == ADD_CHUNK or chars >= ADD_CHUNK_CHARS:
+                chars = 0
+                add_chunk(self, conn, chunk, source, client, now, source_name, file_id, result, groups)
+                chunk = []
+        if chunk:
+            add_chunk(self, conn, chunk, source, client, now, source_name, file_id, result, groups)
 
     # -- files ------------------------------------------------------------------------------
 
@@ -251,8 +243,9 @@ class Outbox(BatchTransitions, Queries, Tallies):
                 conn.execute("UPDATE items SET state = 'pending', next_attempt_at = ?, updated_at = ?, "
                              "last_error = NULL WHERE batch_id = ? AND state IN ('dead', 'discarded')",
                              (now, now, batch_id))
-                conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                             (now, now, batch_id))
+                # Its items read their last answer from the batch (schema 4): cleared, as on the items.
+                conn.execute("UPDATE batches SET next_attempt_at = ?, updated_at = ?, last_error = NULL, "
+                             "last_status = NULL WHERE id = ?", (now, now, batch_id))
             conn.executemany(
                 "UPDATE items SET state = 'pending', batch_id = NULL, next_attempt_at = ?, updated_at = ?, "
                 "last_error = NULL WHERE id = ? AND state IN ('failed', 'dead', 'discarded')",
@@ -324,7 +317,7 @@ class Outbox(BatchTransitions, Queries, Tallies):
     def _check_states(conn: sqlite3.Connection, ids: Sequence[int], allowed: tuple[str, ...], verb: str) -> list[int]:
         targets: list[int] = []
         for item_id in dict.fromkeys(ids):
-            row = conn.execute("SELECT state FROM items WHERE id = ?", (item_id,)).fetchone()
+            row = conn.execute(f"SELECT {STATE_OF_ITEM} FROM items WHERE id = ?", (item_id,)).fetchone()
             if row is None:
                 raise IllegalTransition(f"there is no item {item_id}")
             if row[0] not in allowed:

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from relay.store.db import Database
+from relay.store.held import (
+    ATTEMPTS_OF_ITEM,
+    LAST_ERROR_OF_ITEM,
+    LAST_STATUS_OF_ITEM,
+    LEASED_BATCHES,
+    NEXT_ATTEMPT_OF_ITEM,
+    STATE_OF_ITEM,
+    state_of,
+)
 from relay.store.models import STATES, FileRecord, Item, ItemState
 from relay.store.tallies import StateCountCache
 
@@ -44,9 +53,9 @@ class Queries:
     _columns_by_id: dict[int, tuple[str, ...]]
 
     ITEM_COLUMNS = (
-        "id, state, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
-        f"{PAYLOAD_OF_ITEM}, attempts, "
-        "next_attempt_at, batch_id, last_status, last_error, receipt, created_at, updated_at, sent_at, forced, kind"
+        f"id, {STATE_OF_ITEM}, source, source_name, line, client, tracking_id, content_hash, column_set_id, "
+        f"{PAYLOAD_OF_ITEM}, {ATTEMPTS_OF_ITEM}, {NEXT_ATTEMPT_OF_ITEM}, batch_id, {LAST_STATUS_OF_ITEM}, "
+        f"{LAST_ERROR_OF_ITEM}, receipt, created_at, updated_at, sent_at, forced, kind"
     )
     FILE_COLUMNS = (
         "id, name, path, file_hash, outcome, rows_accepted, rows_duplicate, rows_rejected, blank_rows, reason, "
@@ -110,8 +119,13 @@ class Queries:
         if state is not None:
             if state not in STATES:
                 raise ValueError(f"unknown state {state!r}; one of {', '.join(STATES)}")
-            clauses.append("state = ?")
-            params.append(state)
+            if state == "sending":
+                clauses.append(f"state = 'pending' AND batch_id IN {LEASED_BATCHES}")
+            elif state == "pending":
+                clauses.append(f"state = 'pending' AND (batch_id IS NULL OR batch_id NOT IN {LEASED_BATCHES})")
+            else:
+                clauses.append("state = ?")
+                params.append(state)
         if search:
             clauses.append("(tracking_id = ? OR source_name = ? OR source_name LIKE ? ESCAPE '\\')")
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -216,7 +230,7 @@ class Queries:
         with self.db.lock:
             cur = self.db.conn.execute(
                 "SELECT d.id, d.seen_at, d.source, d.source_name, d.line, d.tracking_id, d.original_item_id, "
-                "i.state AS original_state, i.source_name AS original_source_name FROM duplicates d "
+                f"{state_of('i')} AS original_state, i.source_name AS original_source_name FROM duplicates d "
                 f"LEFT JOIN items i ON i.id = d.original_item_id{where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
                 (*params, limit, offset))
             names = [c[0] for c in cur.description]

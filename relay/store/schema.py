@@ -220,4 +220,45 @@ UPDATE items SET kind = 'json' WHERE column_set_id IS NULL;
 ALTER TABLE payloads ADD COLUMN wire TEXT;
 """,
     ),
+    (
+        4,
+        "a batch's state held on the batch while it is out",
+        # An item bound to an open batch keeps the stored state 'pending' (or 'dead' once parked): it
+        # reads as 'sending' while the batch is leased, and its attempts, last answer and next try are
+        # the batch's (items.attempts holds what it had before the batch; the batch's attempts are added
+        # on reading and folded in when the batch is answered). Claims, retries after an unknown outcome,
+        # releases and reclaimed leases then write the batch row alone; the items are settled in one
+        # statement when the intake answers. Items stored as 'sending' become 'pending' (they read as
+        # 'sending' while their batch is leased), and attempts counted on both sides lose the batch's.
+        # The index by tracking id goes: the window's search also matches parts of file names, which
+        # reads every row whatever the index, and it cost a random write per item at arrival.
+        # Duplicates are found by hash_key, the first 15 hex digits of the content hash as an integer
+        # (relay.store.file_tx.hash_key), then the whole hash compared: an index entry a third the size
+        # of (content_hash, created_at), so a file of a million rows dirties far fewer random pages.
+        """
+UPDATE items SET state = 'pending' WHERE state = 'sending';
+UPDATE items SET attempts = max(0, attempts - (SELECT b.attempts FROM batches b WHERE b.id = items.batch_id))
+WHERE batch_id IN (SELECT id FROM batches WHERE state = 'open');
+DROP INDEX items_tracking;
+ALTER TABLE items ADD COLUMN hash_key INTEGER;
+UPDATE items SET hash_key =
+    (instr('0123456789abcdef', substr(content_hash, 1, 1)) - 1) * 72057594037927936 +
+    (instr('0123456789abcdef', substr(content_hash, 2, 1)) - 1) * 4503599627370496 +
+    (instr('0123456789abcdef', substr(content_hash, 3, 1)) - 1) * 281474976710656 +
+    (instr('0123456789abcdef', substr(content_hash, 4, 1)) - 1) * 17592186044416 +
+    (instr('0123456789abcdef', substr(content_hash, 5, 1)) - 1) * 1099511627776 +
+    (instr('0123456789abcdef', substr(content_hash, 6, 1)) - 1) * 68719476736 +
+    (instr('0123456789abcdef', substr(content_hash, 7, 1)) - 1) * 4294967296 +
+    (instr('0123456789abcdef', substr(content_hash, 8, 1)) - 1) * 268435456 +
+    (instr('0123456789abcdef', substr(content_hash, 9, 1)) - 1) * 16777216 +
+    (instr('0123456789abcdef', substr(content_hash, 10, 1)) - 1) * 1048576 +
+    (instr('0123456789abcdef', substr(content_hash, 11, 1)) - 1) * 65536 +
+    (instr('0123456789abcdef', substr(content_hash, 12, 1)) - 1) * 4096 +
+    (instr('0123456789abcdef', substr(content_hash, 13, 1)) - 1) * 256 +
+    (instr('0123456789abcdef', substr(content_hash, 14, 1)) - 1) * 16 +
+    (instr('0123456789abcdef', substr(content_hash, 15, 1)) - 1) * 1;
+DROP INDEX items_hash;
+CREATE INDEX items_hash_key ON items(hash_key);
+""",
+    ),
 ]

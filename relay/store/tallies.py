@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 
 from relay.store.db import Database
+from relay.store.held import COUNT_SENDING
 from relay.store.models import STATES
 
 INTAKE_REQUESTS = "intake_requests."  # control key prefix: intake_requests.<outcome> -> count
@@ -32,6 +33,9 @@ def state_counts(conn: sqlite3.Connection) -> dict[str, int]:
             counts[state] = int(conn.execute("SELECT count(*) FROM items INDEXED BY items_state WHERE state = ?",
                                              (state,)).fetchone()[0])
     counts["sent"] = total - sum(counts.values())
+    sending = int(conn.execute(COUNT_SENDING).fetchone()[0])  # held on their batch (schema 4)
+    counts["pending"] -= sending
+    counts["sending"] += sending
     return counts
 
 

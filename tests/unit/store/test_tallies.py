@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from relay.store.held import STATE_OF_ITEM
 from relay.store.outbox import Outbox
 from relay.store.tallies import REQUEST_OUTCOMES, state_counts
 from relay.status import snapshot
@@ -20,7 +21,7 @@ def test_state_counts_agree_with_a_plain_group_by(tmp_path):
         batch = box.claim(now=T0, lease_s=60, owner="me", limit=5, build=csv_build)
         box.fail_batch(batch.id, owner="me", reason="bad", status=422, now=T0)
         box.claim(now=T0, lease_s=60, owner="me", limit=3, build=csv_build)
-        plain = dict(box.db.conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall())
+        plain = dict(box.db.conn.execute(f"SELECT {STATE_OF_ITEM} AS s, count(*) FROM items GROUP BY s").fetchall())
         counts = state_counts(box.db.conn)
     assert counts == {"pending": 12, "sending": 3, "sent": 10, "failed": 5, "dead": 0, "discarded": 0}
     assert {k: v for k, v in counts.items() if v} == plain
