@@ -111,7 +111,7 @@ def prompts():
 
 @pytest.fixture
 def memory_keyring():
-    from tests.ui.fakes import MemoryKeyring
+    from tests.helpers.keyrings import MemoryKeyring
 
     previous = keyring.get_keyring()
     kr = MemoryKeyring()

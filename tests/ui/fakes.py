@@ -1,6 +1,6 @@
 """Stand-ins for what the desktop app's tests cannot have for real: the agent's sender and
-sources (a fake agent over a real outbox), the system tray, a person answering dialogs, and the
-OS keyring."""
+sources (a fake agent over a real outbox), the system tray and a person answering dialogs. The
+in-memory OS keyring is tests.helpers.keyrings.MemoryKeyring."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import keyring.backend
 from PySide6.QtCore import QObject, Signal
 
 from relay import credentials
@@ -184,23 +183,3 @@ class ScriptedPrompts:
 
     def error(self, parent: Any, title: str, text: str) -> None:
         self.errors.append((title, text))
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring that keeps secrets in this process only."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.secrets.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("not set")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from relay.clock import Clock
 from relay.config import Config
 from relay.delivery.answers import Decision
+from relay.errors import ConfigError
 from relay.store.models import Batch
 
 if TYPE_CHECKING:
@@ -58,6 +59,16 @@ class DestinationContext:
 
 
 TrackingIds = Callable[[], list[str | None]]
+
+
+def scheme_settings(context: DestinationContext, scheme: str) -> Any:
+    """The parsed ``[intake.<scheme>]`` settings a destination is built from (``s3``, ``sftp``,
+    ``mllp``); a ConfigError in plain words when the address is not of that scheme."""
+    config = context.config
+    settings = getattr(config.intake.destination, scheme)
+    if settings is None:
+        raise ConfigError(f"{config.source or 'the configuration'}: intake.url: not an {scheme}:// address")
+    return settings
 
 
 class Destination(Protocol):

@@ -21,7 +21,14 @@ import threading
 import time
 
 from relay.delivery.answers import Decision
-from relay.delivery.destinations.base import OK, UNREACHABLE, DestinationContext, ProbeResult, TrackingIds
+from relay.delivery.destinations.base import (
+    OK,
+    UNREACHABLE,
+    DestinationContext,
+    ProbeResult,
+    TrackingIds,
+    scheme_settings,
+)
 from relay.delivery.destinations.mllp_frames import END, START, Ack, Message, NotHl7, messages, parse_ack
 from relay.destination_config import MllpConfig
 from relay.errors import ConfigError
@@ -43,9 +50,7 @@ class MllpDestination:
     def __init__(self, context: DestinationContext) -> None:
         self.context = context
         config = context.config
-        mllp = config.intake.destination.mllp
-        if mllp is None:
-            raise ConfigError(f"{config.source or 'the configuration'}: intake.url: not an mllp:// address")
+        mllp: MllpConfig = scheme_settings(context, "mllp")
         self.mllp: MllpConfig = mllp
         self.timeout = config.intake.timeout_s
         self.where = f"{'mllps' if mllp.tls else 'mllp'}://{mllp.host}:{mllp.port}"

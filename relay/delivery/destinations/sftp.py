@@ -28,6 +28,7 @@ from relay.delivery.destinations.base import (
     DestinationContext,
     ProbeResult,
     TrackingIds,
+    scheme_settings,
 )
 from relay.delivery.destinations.names import fields, render
 from relay.delivery.destinations.sftp_session import HostKeyMismatch, LoginRefused, Session, open_session
@@ -51,9 +52,7 @@ class SftpDestination:
     def __init__(self, context: DestinationContext) -> None:
         self.context = context
         config = context.config
-        sftp = config.intake.destination.sftp
-        if sftp is None:
-            raise ConfigError(f"{config.source or 'the configuration'}: intake.url: not an sftp:// address")
+        sftp: SftpConfig = scheme_settings(context, "sftp")
         self.sftp: SftpConfig = sftp
         self.dest = config.intake.destination
         self.timeout = config.intake.timeout_s
