@@ -135,7 +135,13 @@ def _csv_items(data: bytes, tracking_column: str | None) -> list[NewItem]:
     return items
 
 
-def parse_body(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
+def _bytes(data: bytes | bytearray | list[bytes | bytearray]) -> bytes:
+    raw = data.pop() if isinstance(data, list) else data
+    return raw if isinstance(raw, bytes) else bytes(raw)
+
+
+def parse_body(data: bytes | bytearray | list[bytes | bytearray], kind: str, intake_format: str,
+               tracking_column: str | None) -> list[NewItem]:
     """Items from a body; raises BodyRejected with plain words."""
     try:
         if kind == "json":
@@ -143,13 +149,13 @@ def parse_body(data: bytes | list[bytes], kind: str, intake_format: str, trackin
         if kind == "ndjson":
             return read_ndjson(data, intake_format=intake_format, tracking_column=tracking_column)
         if kind == "hl7":
-            return hl7_body_items(data.pop() if isinstance(data, list) else data)
-        return _csv_items(data.pop() if isinstance(data, list) else data, tracking_column)
+            return hl7_body_items(_bytes(data))
+        return _csv_items(_bytes(data), tracking_column)
     except (FileRejected, FileChanged) as exc:
         raise BodyRejected(exc.reason) from exc
 
 
-def _items_of(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None,
+def _items_of(data: bytes | bytearray | list[bytes | bytearray], kind: str, intake_format: str, tracking_column: str | None,
               translate: TranslateConfig | None, now: float) -> list[NewItem]:
     """The body's items as stored: rows carry their ELR message when translation is on."""
     return translate_items(parse_body(data, kind, intake_format, tracking_column), translate, intake_format, now)
