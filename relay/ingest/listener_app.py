@@ -170,10 +170,11 @@ async def post_results(request: Request) -> Response:
     try:
         kind = _kind(request)
         name = _payload_name(request)
-        data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot)
+        data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot,
+                               buffered=kind in ("json", "ndjson"))
         inline = len(data) <= INLINE_PARSE_BYTES
         # The body is handed over in a list the parse takes it out of: nothing here holds it, so it
-        # is let go of as soon as the parse no longer needs it (JSON: once decoded as text).
+        # is let go of as soon as the parse no longer needs it (JSON: once its last piece is decoded).
         args = ([data], kind, ctx.intake_format, ctx.tracking_column, ctx.translate, ctx.now())
         del data
         try:

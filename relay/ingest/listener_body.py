@@ -48,11 +48,13 @@ def _too_large(limit: int) -> Refused:
                          "per request", {"Connection": "close"})
 
 
-async def read_body(request: Request, limit: int, timeout_s: float, slot: LargeSlot) -> bytes | bytearray:
+async def read_body(request: Request, limit: int, timeout_s: float, slot: LargeSlot,
+                    buffered: bool = False) -> bytes | bytearray:
     """The body, refused as soon as it is known to be over the limit (never buffering more), or
     when it has not all arrived within ``timeout_s``. A large body first waits for its turn.
 
-    A large body of declared length is read into one buffer made at that size (a ``bytearray``): its
+    With ``buffered`` (JSON, whose reader takes a ``bytearray``), a large body of declared length is
+    read into one buffer made at that size: its
     pieces are not all kept until joined, so it is never in memory twice, nor left behind as freed
     pieces in the allocator's heap when the next body comes."""
     declared = request.headers.get("content-length")
@@ -62,7 +64,8 @@ async def read_body(request: Request, limit: int, timeout_s: float, slot: LargeS
             raise _too_large(limit)
         if int(declared) > LARGE_BODY_BYTES:
             await slot.take()
-            buffer = bytearray(int(declared))
+            if buffered:
+                buffer = bytearray(int(declared))
     chunks: list[bytes] = []
     size = 0
     try:
