@@ -21,6 +21,7 @@ from typing import Any
 
 from relay.errors import PermanentError
 from relay.formats.csv_reader import DEFAULT_TRACKING_COLUMNS
+from relay.formats.json_stream import NotPlain, elements, first_byte
 from relay.formats.result_schema import by_names, field, kind_of, schema_problem, short
 from relay.hashing import RowCanonicalizer, canonical_json, json_hash
 from relay.items import NewItem
@@ -107,8 +108,8 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_float, parse_
 _JSON_SPACE = " \t\r\n"  # the only whitespace JSON knows
 
 
-def _decode_text(data: bytes, kind: str) -> str:
-    if not data.strip(_JSON_SPACE.encode()):
+def _decode_text(data: bytes | bytearray, kind: str) -> str:
+    if not first_byte(data):  # (no stripped copy of a large body)
         raise BodyRejected("the body is empty")
     if data.startswith(_BOM):
         raise BodyRejected(f"the body starts with a byte order mark (BOM); send {kind} as UTF-8 without one")
@@ -121,6 +122,7 @@ def _decode_text(data: bytes, kind: str) -> str:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _loads(text: str, where: str) -> tuple[Any, bool]:
@@ -272,12 +274,12 @@ def _too_many(count: int) -> BodyRejected:
                         "send them in smaller requests")
 
 
-Body = bytes | list[bytes]
+Body = bytes | bytearray | list[bytes | bytearray]
 
 
-def _take(data: Body) -> bytes:
-    """The body's bytes. Given as a one-element list, they are taken out of it: once decoded
-    nothing holds them, so a large body is not in memory as bytes, text and objects at once."""
+def _take(data: Body) -> bytes | bytearray:
+    """The body's bytes. Given as a one-element list, they are taken out of it: once read nothing
+    holds them, so a large body is not in memory as bytes, text and objects at once."""
     return data.pop() if isinstance(data, list) else data
 
 
@@ -285,9 +287,17 @@ def read_json(data: Body, *, intake_format: str, tracking_column: str | None = N
     """An ``application/json`` body: one result object, or an array of them. ``data`` may be a
     one-element list the bytes are taken out of (see ``_take``)."""
     csv_intake = _intake(intake_format)
-    text = _decode_text(_take(data), "JSON")
-    if text.lstrip(_JSON_SPACE)[:1] == "[":
-        return _array(text, csv_intake, tracking_column)
+    raw = _take(data)
+    if first_byte(raw) == b"[":
+        streamed = _array(raw, csv_intake, tracking_column)
+        if streamed is not None:
+            return streamed
+        # Not a plain array that parses, or a result was refused: the whole read says why.
+        text = _decode_text(raw, "JSON")
+        del raw
+        return _whole_array(text, csv_intake, tracking_column)
+    text = _decode_text(raw, "JSON")
+    del raw
     value, odd = _loads(text, "the body")
     del text
     if isinstance(value, dict):
@@ -305,37 +315,32 @@ def read_json(data: Body, *, intake_format: str, tracking_column: str | None = N
     return items
 
 
-def _array(text: str, csv_intake: bool, tracking_column: str | None) -> list[NewItem]:
-    """A JSON array read one result at a time, each made an item before the next is parsed: the
-    parsed objects of a large body are never all in memory at once. Anything that is not a plain
-    array of values is read whole instead, so its error message is exactly that of a whole read."""
-    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+def _array(raw: bytes | bytearray, csv_intake: bool, tracking_column: str | None) -> list[NewItem] | None:
+    """A JSON array read one result at a time straight from the bytes (``json_stream``), each made an
+    item before the next is parsed: neither the whole text nor all the parsed objects of a large body
+    are ever in memory. None when the body must be read whole instead (errors, limits, empty), so its
+    error message is exactly that of a whole read."""
+    if raw.startswith(_BOM):
+        return None
+    surrogates = _SURROGATE_ESCAPE_BYTES.search(raw) is not None
     items: list[NewItem] = []
-    end = len(text)
-    at = _skip(text, text.index("[") + 1)
-    if at < end and text[at] == "]":
-        return _whole_array(text, csv_intake, tracking_column)  # empty: the usual message
-    while at < end:
-        _seen.odd = surrogates
-        try:
-            obj, at = _DECODER.raw_decode(text, at)
-        except (ValueError, RecursionError):
-            return _whole_array(text, csv_intake, tracking_column)
-        if len(items) == MAX_ITEMS:
-            return _whole_array(text, csv_intake, tracking_column)
-        try:
+    values = elements(raw, _DECODER)
+    try:
+        while True:
+            _seen.odd = surrogates
+            try:
+                obj = next(values)
+            except StopIteration:
+                return items
+            if len(items) == MAX_ITEMS:
+                return None
             items.append(_item(_check(obj, f"item {len(items) + 1}", csv_intake, _seen.odd), csv_intake, None,
                                tracking_column))
-        except BodyRejected:  # the same message a whole read gives (a broken body is said first)
-            return _whole_array(text, csv_intake, tracking_column)
-        at = _skip(text, at)
-        if at < end and text[at] == ",":
-            at = _skip(text, at + 1)
-            continue
-        if at < end and text[at] == "]" and _skip(text, at + 1) == end:
-            return items
-        break
-    return _whole_array(text, csv_intake, tracking_column)
+            del obj
+    except (NotPlain, BodyRejected):  # the same message a whole read gives (a broken body is said first)
+        return None
+    finally:
+        values.close()
 
 
 def _whole_array(text: str, csv_intake: bool, tracking_column: str | None) -> list[NewItem]:
@@ -349,13 +354,6 @@ def _whole_array(text: str, csv_intake: bool, tracking_column: str | None) -> li
         raise _too_many(len(value))
     return [_item(_check(obj, f"item {n}", csv_intake, odd), csv_intake, None, tracking_column)
             for n, obj in enumerate(value, start=1)]
-
-
-def _skip(text: str, at: int) -> int:
-    end = len(text)
-    while at < end and text[at] in _JSON_SPACE:
-        at += 1
-    return at
 
 
 def _lines(text: str) -> Iterator[str]:

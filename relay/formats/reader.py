@@ -122,7 +122,8 @@ BODY_KINDS = ("csv", "json", "ndjson", "hl7")
 def _take(data: Body) -> bytes:
     """The bytes of ``data``; from a one-element list they are taken out, so the caller's list no
     longer holds a large body while it is read (the listener hands bodies over so)."""
-    return data.pop() if isinstance(data, list) else data
+    raw = data.pop() if isinstance(data, list) else data
+    return raw if isinstance(raw, bytes) else bytes(raw)
 
 
 def reader_for(kind: str, *, intake_format: str, tracking_column: str | None = None) -> Reader:

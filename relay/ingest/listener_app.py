@@ -114,13 +114,13 @@ def _payload_name(request: Request) -> str | None:
     return name
 
 
-def parse_body(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
+def parse_body(data: bytes | bytearray | list[bytes | bytearray], kind: str, intake_format: str, tracking_column: str | None) -> list[NewItem]:
     """Items from a body (through the reader seam: ``relay.formats.reader``); raises BodyRejected
     with plain words. A one-element list is emptied as it is read (the body is not held twice)."""
     return read_items(reader_for(kind, intake_format=intake_format, tracking_column=tracking_column), data)
 
 
-def _items_of(data: bytes | list[bytes], kind: str, intake_format: str, tracking_column: str | None,
+def _items_of(data: bytes | bytearray | list[bytes | bytearray], kind: str, intake_format: str, tracking_column: str | None,
               translate: TranslateConfig | None, now: float) -> list[NewItem]:
     """The body's items as stored: rows carry their ELR message when translation is on."""
     return translate_items(parse_body(data, kind, intake_format, tracking_column), translate, intake_format, now)
@@ -135,10 +135,11 @@ async def post_results(request: Request) -> Response:
     try:
         kind = _kind(request)
         name = _payload_name(request)
-        data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot)
+        data = await read_body(request, ctx.max_body_bytes, ctx.body_timeout_s, slot,
+                               buffered=kind in ("json", "ndjson"))
         inline = len(data) <= INLINE_PARSE_BYTES
         # The body is handed over in a list the parse takes it out of: nothing here holds it, so it
-        # is let go of as soon as the parse no longer needs it (JSON: once decoded as text).
+        # is let go of as soon as the parse no longer needs it (JSON: once its last piece is decoded).
         args = ([data], kind, ctx.intake_format, ctx.tracking_column, ctx.translate, ctx.now())
         del data
         try:
