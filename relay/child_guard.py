@@ -18,6 +18,7 @@ import runpy
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger("relay")
 
@@ -44,13 +45,17 @@ def _watch_stdin() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], run: Callable[[list[str]], int] | None = None) -> int:
+    """Guard this process, then run ``argv[0]`` as ``__main__`` with the rest as its arguments; or,
+    where no module can be run by name (a frozen build), ``run(arguments)``."""
     if not argv:
         sys.stderr.write("usage: python -m relay.child_guard MODULE [ARGS...]\n")
         return 2
     parent = int(os.environ.pop("RELAY_GUARD_PARENT", os.getppid()))
     _die_with_parent(parent)
     threading.Thread(target=_watch_stdin, name="relay-parent-watch", daemon=True).start()
+    if run is not None:
+        return run(argv[1:])
     sys.argv = [argv[0], *argv[1:]]
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
     return 0
