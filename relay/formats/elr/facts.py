@@ -163,14 +163,19 @@ def coded(row: RowView, fact: str, words: dict[str, str], names: dict[str, str],
     return code, names.get(code, "")
 
 
-def sex(row: RowView) -> str:
-    value = row["sex"]
+def _coded(row: RowView, fact: str, table: dict[str, str], default: str, expected: str) -> str:
+    """A value looked up in ``table`` (case does not matter); ``default`` when the row has none."""
+    value = row[fact]
     if not value:
-        return "U"
-    found = codes.SEX.get(value.casefold())
+        return default
+    found = table.get(value.casefold())
     if found is None:
-        raise NotTranslatable(f"{row.name('sex')} {value!r} is not one of M, F, O, A, U, N")
+        raise NotTranslatable(f"{row.name(fact)} {value!r} is not {expected}")
     return found
+
+
+def sex(row: RowView) -> str:
+    return _coded(row, "sex", codes.SEX, "U", "one of M, F, O, A, U, N")
 
 
 def race(row: RowView) -> str:
@@ -198,13 +203,7 @@ def ethnicity(row: RowView) -> str:
 
 
 def status(row: RowView) -> str:
-    value = row["status"]
-    if not value:
-        return "F"
-    found = codes.RESULT_STATUS.get(value.casefold())
-    if found is None:
-        raise NotTranslatable(f"{row.name('status')} {value!r} is not a result status (F final, C corrected)")
-    return found
+    return _coded(row, "status", codes.RESULT_STATUS, "F", "a result status (F final, C corrected)")
 
 
 def yes_no(row: RowView, fact: str) -> tuple[str, str, str] | None:
