@@ -134,7 +134,6 @@ class Agent:
         return box
 
     def _make_sources(self) -> list[Any]:
-        from relay.ingest.listener import Listener
         from relay.ingest.watcher import FolderWatcher
 
         sources: list[Any] = [
@@ -143,7 +142,9 @@ class Agent:
                           on_ignored=self._ignored_noter(watch.folder))
             for watch in self.config.watches
         ]
-        if self.config.listener.enabled:
+        if self.config.listener.enabled:  # imported only then: Starlette and uvicorn take a quarter second
+            from relay.ingest.listener import Listener
+
             formats = self.destination.formats if self.destination is not None else None
             intake_format = listener_format(self.config, formats) if formats else self.config.intake.format
             sources.append(Listener(self.box, self.config.listener, intake_format=intake_format,
@@ -168,6 +169,8 @@ class Agent:
 
     @property
     def listener(self) -> Any:
+        if not self.config.listener.enabled:
+            return None
         from relay.ingest.listener import Listener
 
         return next((s for s in self.sources if isinstance(s, Listener)), None)

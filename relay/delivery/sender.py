@@ -103,6 +103,7 @@ class Sender:
         self._unrecorded: list[tuple[Batch, Decision, bool]] = []  # answers the outbox could not take yet
         self._unrecorded_lock = threading.Lock()
         self._leases: dict[int, str] = {}  # batch id -> the lease it was claimed under
+        self._local = threading.local()  # per sender thread: the batch claimed with the last answer
         self._problem: str | None = None
 
     # -- thread -----------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class Sender:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                delay = self.step()
+                delay = self.step(follow=True)
             except EnvironmentProblem as exc:
                 log.error("sending stopped for now: %s", exc)
                 self._set_state("waiting", str(exc), None)
@@ -150,8 +151,12 @@ class Sender:
 
     # -- one unit of work ---------------------------------------------------------------------
 
-    def step(self) -> float:
-        """Send at most one batch. Returns seconds until the sender wants to run again."""
+    def step(self, *, follow: bool = False) -> float:
+        """Send at most one batch. Returns seconds until the sender wants to run again.
+
+        ``follow`` (the sender's own threads, which go on at once): a delivered batch's answer is
+        recorded in the same commit as the claim of the next batch, which the next step of this
+        thread sends (or gives back, if that step may not send)."""
         now = self.clock.now()
         self._notice_clock_jump(now)
         if self._record_an_earlier_answer():
@@ -162,6 +167,7 @@ class Sender:
         probing = False
         paused_by = control.get(PAUSED_BY)
         if paused_by == "person":
+            self._give_back_following(now)
             self._set_state("paused", control.get(PAUSED_REASON), None)
             return 60.0
         if paused_by == "intake":
@@ -170,56 +176,84 @@ class Sender:
             if self._next_probe == 0.0:  # paused by an earlier run: a restart resumes at once
                 self._resume(now)
             elif self._next_probe == float("inf"):  # retired sender: only a person resumes
+                self._give_back_following(now)
                 self._set_state("paused", control.get(PAUSED_REASON), None)
                 return 60.0
             elif now < self._next_probe:
+                self._give_back_following(now)
                 self._set_state("paused", control.get(PAUSED_REASON), self._next_probe)
                 return self._next_probe - now
             elif not self._probe_lock.acquire(blocking=False):
+                self._give_back_following(now)
                 return 1.0  # another sender thread is probing
             else:
                 probing = True
                 self._next_probe = now + self.config.delivery.probe_interval_s
         try:
-            return self._send_one(now, control, probing)
+            return self._send_one(now, control, probing, follow)
         finally:
             if probing:
                 self._probe_lock.release()
 
-    def _send_one(self, now: float, control: dict[str, str], probing: bool) -> float:
+    def _send_one(self, now: float, control: dict[str, str], probing: bool, follow: bool = False) -> float:
         until = maintenance_until(self.config.maintenance, now)
         if until is not None:
+            self._give_back_following(now)
             self._set_state("waiting", "intake maintenance window", until)
             return until - now + self.rng.uniform(0, MAINTENANCE_JITTER_S)
         unavailable = float(control[UNAVAILABLE_UNTIL]) if control.get(UNAVAILABLE_UNTIL) else None
         if unavailable is not None and unavailable > now:
+            self._give_back_following(now)
             self._set_state("waiting", "the intake asked relay to wait", unavailable)
             return unavailable - now
-        lease = f"{self.owner}/{uuid.uuid4().hex[:8]}"  # each claim its own lease: threads are told apart
-        try:
-            batch = self.ledger.claim(now=now, lease_s=self.lease_s, owner=lease, limit=self.max_items,
-                                      build=self.build)
-        except BuildFailed as exc:
-            wait = self.backoff(1)
-            reason = f"relay could not build a batch of these results ({exc.reason}); tried again later"
-            log.error("a batch of %d item(s) could not be built: %s", len(exc.item_ids), exc.reason)
-            self.ledger.defer_items(exc.item_ids, error=reason, next_at=now + wait, now=now)
-            self._report_problem(reason)
-            return 0.0
+        batch = self._take_following()  # claimed with the last answer, its lease registered then
         if batch is None:
-            due = self.ledger.next_due_at()
-            if due is not None and due > now:
-                self._set_state("waiting", "retrying after an error", due)
-                return min(due - now, IDLE_POLL_S)
-            self._set_state("idle", None, None)
-            return IDLE_POLL_S
-        with self._unrecorded_lock:
-            self._leases[batch.id] = lease
+            lease = self._new_lease()
+            try:
+                batch = self.ledger.claim(now=now, lease_s=self.lease_s, owner=lease, limit=self.max_items,
+                                          build=self.build)
+            except BuildFailed as exc:
+                wait = self.backoff(1)
+                reason = f"relay could not build a batch of these results ({exc.reason}); tried again later"
+                log.error("a batch of %d item(s) could not be built: %s", len(exc.item_ids), exc.reason)
+                self.ledger.defer_items(exc.item_ids, error=reason, next_at=now + wait, now=now)
+                self._report_problem(reason)
+                return 0.0
+            if batch is None:
+                due = self.ledger.next_due_at()
+                if due is not None and due > now:
+                    self._set_state("waiting", "retrying after an error", due)
+                    return min(due - now, IDLE_POLL_S)
+                self._set_state("idle", None, None)
+                return IDLE_POLL_S
+            with self._unrecorded_lock:
+                self._leases[batch.id] = lease
         self._set_state("sending", None, None)
         decision = self._deliver(batch)
         count_request(self.control, decision)
-        self._record(batch, decision, probing)
+        self._record(batch, decision, probing, follow)
         return 0.0
+
+    def _new_lease(self) -> str:
+        return f"{self.owner}/{uuid.uuid4().hex[:8]}"  # each claim its own lease: threads are told apart
+
+    def _take_following(self) -> Batch | None:
+        batch: Batch | None = getattr(self._local, "following", None)
+        self._local.following = None
+        return batch
+
+    def _give_back_following(self, now: float) -> None:
+        """The batch claimed with the last answer, when this step may not send it (paused, a
+        maintenance window, the intake asked to wait): its lease goes back, nothing else changes."""
+        batch = self._take_following()
+        if batch is None:
+            return
+        with self._unrecorded_lock:
+            lease = self._leases.pop(batch.id, self.owner)
+        try:
+            self.ledger.release(batch.id, owner=lease, now=now)
+        except IllegalTransition:  # its lease ran out meanwhile: nothing to give back
+            pass
 
     def _deliver(self, batch: Batch) -> Decision:
         """The destination's decision; anything it raises is recorded like an unknown outcome, so a
@@ -282,11 +316,11 @@ class Sender:
     def _control(self) -> dict[str, str]:
         return self.control.get_controls(SENDER_KEYS)
 
-    def _record(self, batch: Batch, decision: Decision, probing: bool) -> None:
+    def _record(self, batch: Batch, decision: Decision, probing: bool, follow: bool = False) -> None:
         """Apply the intake's answer. If the outbox cannot take it now (disk full), keep it and apply
         it first on a later step, rather than leave the batch leased until its lease runs out."""
         try:
-            self._apply(batch, decision, probing)
+            self._apply(batch, decision, probing, follow)
         except EnvironmentProblem:
             with self._unrecorded_lock:
                 self._unrecorded.append((batch, decision, probing))
@@ -308,7 +342,7 @@ class Sender:
             log.info("batch %d: its answer was recorded already or its lease ran out", batch.id)
         return True
 
-    def _apply(self, batch: Batch, d: Decision, probing: bool) -> None:
+    def _apply(self, batch: Batch, d: Decision, probing: bool, follow: bool = False) -> None:
         now = self.clock.now()
         n = len(batch.item_ids)
         kind = d.kind
@@ -319,7 +353,17 @@ class Sender:
         if kind != "unavailable":
             self._unavailable_streak = 0
         if kind == "delivered":
-            self.ledger.complete(batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now)
+            if follow and not probing and not self._stop.is_set():
+                next_lease = self._new_lease()
+                _, following = self.ledger.complete_and_claim(
+                    batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now,
+                    lease_s=self.lease_s, next_owner=next_lease, limit=self.max_items, build=self.build)
+                if following is not None:
+                    with self._unrecorded_lock:
+                        self._leases[following.id] = next_lease
+                    self._local.following = following
+            else:
+                self.ledger.complete(batch.id, owner=lease, receipt=d.receipt or "", status=d.status or 0, now=now)
             if probing or self._control().get(UNAVAILABLE_UNTIL):
                 self._resume(now)
             self._report_problem(None)

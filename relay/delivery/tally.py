@@ -28,8 +28,9 @@ def outcome_of(decision: Decision) -> str:
 
 
 def count_request(box: ControlValues, decision: Decision) -> None:
-    """Count one request; a full disk loses the count, never the delivery."""
+    """Count one request, in the transaction that records its answer (no commit of its own); a
+    full disk loses the count, never the delivery."""
     try:
-        box.count_intake_request(outcome_of(decision))
+        box.count_intake_request(outcome_of(decision), later=True)
     except EnvironmentProblem as exc:
         log.debug("an intake request could not be counted: %s", exc)

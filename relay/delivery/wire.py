@@ -154,17 +154,48 @@ def build_hl7(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES, *,
     return BatchSpec(HL7_CONTENT_TYPE, b"".join(parts), item_count=count)
 
 
-def by_kind(default: Callable[[Sequence[Content]], BatchSpec]) -> Callable[[Sequence[Content]], BatchSpec]:
+class KindBuilder:
     """The builder for a batch's kind: HL7 items always go out as an HL7 batch, the rest with
-    ``default`` (intake.format). A batch holds one kind (one group), so its first item decides."""
-    def build(items: Sequence[Content]) -> BatchSpec:
-        if items and getattr(items[0], "kind", "row") == "hl7":
-            return build_hl7(items)
-        return default(items)
-    return build
+    ``default`` (intake.format). A batch holds one kind (one group), so its first item decides.
+
+    A ``Rebuilder`` (``relay.store.models``): an HL7 batch's header carries the moment the batch was
+    formed (not the clock at building), so ``again`` forms every body anew byte for byte, and the
+    outbox keeps a digest of each body instead of the body."""
+
+    def __init__(self, default: Callable[[Sequence[Content]], BatchSpec]) -> None:
+        self.default = default
+
+    def __call__(self, items: Sequence[Content]) -> BatchSpec:
+        return self.form(items, None)
+
+    def form(self, items: Sequence[Content], formed_at: float | None) -> BatchSpec:
+        if (items and getattr(items[0], "kind", "row") == "hl7") or self.default is build_hl7:
+            return build_hl7(items, now=_moment(formed_at))
+        return self.default(items)
+
+    def again(self, items: Sequence[Content], content_type: str, formed_at: float) -> BatchSpec:
+        if content_type == HL7_CONTENT_TYPE:
+            return build_hl7(items, NO_LIMIT, now=_moment(formed_at))
+        builder = _BY_CONTENT_TYPE.get(content_type)
+        if builder is None:
+            raise ValueError(f"relay cannot form a body of content type {content_type!r}")
+        return builder(items, NO_LIMIT)
+
+
+NO_LIMIT = 1 << 62  # forming a body again: its members were fitted to the limit when it was formed
+
+
+def _moment(formed_at: float | None) -> datetime | None:
+    return None if formed_at is None else datetime.fromtimestamp(formed_at, timezone.utc)
+
+
+def by_kind(default: Callable[[Sequence[Content]], BatchSpec]) -> KindBuilder:
+    return KindBuilder(default)
 
 
 BUILDERS.setdefault("hl7", build_hl7)
+_BY_CONTENT_TYPE: dict[str, Callable[[Sequence[Content], int], BatchSpec]] = {
+    CONTENT_TYPES["csv"]: build_csv, CONTENT_TYPES["ndjson"]: build_ndjson, CONTENT_TYPES["json"]: build_json}
 
 
 # Printable ASCII stays as it is in the payloadname header, except "%" (so the encoding is reversible).

@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import stat
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,17 @@ class _Candidate:
     since: float = 0.0
     renamed: bool = False
     retry_at: float = 0.0  # after a failure: not before then
+
+
+def _os_observer() -> BaseObserver:
+    """The OS's own events. On Linux, a file moved in from another folder comes as a move (not as
+    "created"): a rename is atomic, so such a file is whole and is taken at once, like one renamed
+    inside the folder; a copy from another disk still comes as created and written, and settles."""
+    if sys.platform.startswith("linux"):
+        from watchdog.observers.inotify import InotifyObserver
+
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
 
 
 class _Hints(FileSystemEventHandler):
@@ -147,7 +159,7 @@ class FolderWatcher:
         if not self.folder.is_dir():
             return
         handler = _Hints(self._hints, self._wake)
-        kinds: list[Callable[[], BaseObserver]] = [PollingObserver] if self.watch.poll else [Observer, PollingObserver]
+        kinds: list[Callable[[], BaseObserver]] = [PollingObserver] if self.watch.poll else [_os_observer, PollingObserver]
         for kind in kinds:
             observer = kind()
             try:

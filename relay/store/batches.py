@@ -7,22 +7,31 @@ method is one transaction; a transition from a state that does not allow it rais
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from relay.errors import IllegalTransition
 from relay.store.db import Database
 from relay.store.file_tx import insert_many
-from relay.store.models import Batch, BatchSpec, Content, Member
+from relay.store.models import Batch, BatchSpec, Content, Member, Rebuilder
 
 log = logging.getLogger("relay.store")
 
 BuildFn = Callable[[Sequence[Content]], BatchSpec]
 DAY = 86_400.0
+DUE_OPEN_BATCH = ("SELECT id FROM batches WHERE state = 'open' AND next_attempt_at <= ? "
+                  "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT 1")
 PARKED = 1e300  # next_attempt_at of a batch that waits for a person (its items are dead)
+
+
+class BodyNotFormedAgain(Exception):
+    """A batch's body, formed again from its members, is not the body that was sent."""
 
 
 class BuildFailed(Exception):
@@ -34,8 +43,20 @@ class BuildFailed(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A new batch formed from a snapshot before the write transaction: its group's client and
+    file name, its body and the members it holds."""
+
+    client: str
+    source_name: str | None
+    spec: BatchSpec
+    used: Sequence[Content]
+
+
 class BatchTransitions:
     db: Database
+    _forming: threading.Lock
 
     if TYPE_CHECKING:  # provided by Outbox
         def columns_of(self, column_set_id: int | None) -> tuple[str, ...] | None: ...
@@ -54,48 +75,96 @@ class BatchTransitions:
     def claim(self, *, now: float, lease_s: float, owner: str, limit: int, build: BuildFn) -> Batch | None:
         """Lease the next due batch: an open one waiting for its retry first, else a new one
         formed from the oldest due pending items of one group (same client, columns, file)."""
-        with self.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT id FROM batches WHERE state = 'open' AND next_attempt_at <= ? "
-                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT 1",
-                (now, now),
-            ).fetchone()
-            if row:
-                batch_id = row[0]
-                conn.execute(
-                    "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
-                    "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
-                    (owner, now + lease_s, now, now, batch_id),
-                )
-                return self._batch(conn, batch_id)  # its items read as 'sending' from now: nothing else is written
-            else:
-                # Unbatched pending items are due at once in practice (retry and requeue set "now"),
-                # so the oldest one, found through the state index, names the next group.
-                first = conn.execute(
-                    "SELECT group_key, client, source_name FROM items INDEXED BY items_state WHERE state = 'pending' "
-                    "AND batch_id IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT 1",
-                    (now,),
-                ).fetchone()
-                if first is None:
-                    return None
-                members = self._members(
-                    conn,
-                    "WHERE state = 'pending' AND batch_id IS NULL AND group_key = ? "
-                    "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                    (first[0], now, limit), indexed="INDEXED BY items_state",
-                )
-                try:
-                    spec, used = self._build(members, build)
-                except Exception as exc:  # recorded on the items by the caller, never silent
-                    raise BuildFailed([m.id for m in members], f"{type(exc).__name__}: {exc}") from exc
-                # Formed already leased: one batch row, and the items bound to it in one statement.
-                return self._insert(conn, spec, used, now, client=first[1], source_name=first[2], parent=None,
-                                    lease=(owner, now + lease_s))
+        with self._forming:
+            prepared = self._prepare(now=now, limit=limit, build=build)
+            with self.db.transaction() as conn:
+                return self._claim(conn, now=now, lease_s=lease_s, owner=owner, limit=limit, build=build,
+                                   prepared=prepared)
+
+    def _prepare(self, *, now: float, limit: int, build: BuildFn) -> _Prepared | None:
+        """A new batch formed from what is committed, outside the write transaction: reading its
+        members and building its body (most of a claim's work) leave the outbox free for files
+        and answers meanwhile. The transaction then checks its members are still free (``_free``).
+        None when an open batch is due (it goes first) or nothing is pending. Raises BuildFailed."""
+        with self.db.snapshot() as conn:
+            if conn.execute(DUE_OPEN_BATCH, (now, now)).fetchone():
+                return None
+            found = self._due_members(conn, now, limit)
+        if found is None:
+            return None
+        client, source_name, members = found
+        try:
+            spec, used = self._build(members, build, now)
+        except Exception as exc:  # recorded on the items by the caller, never silent
+            raise BuildFailed([m.id for m in members], f"{type(exc).__name__}: {exc}") from exc
+        return _Prepared(client, source_name, spec, used)
+
+    def _due_members(self, conn: sqlite3.Connection, now: float,
+                     limit: int) -> tuple[str, str | None, list[Member]] | None:
+        """The oldest due pending items of one group, not in a batch: (client, file name, members)."""
+        # Unbatched pending items are due at once in practice (retry and requeue set "now"),
+        # so the oldest one, found through the state index, names the next group.
+        first = conn.execute(
+            "SELECT group_key, client, source_name FROM items INDEXED BY items_state WHERE state = 'pending' "
+            "AND batch_id IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT 1",
+            (now,),
+        ).fetchone()
+        if first is None:
+            return None
+        members = self._members(
+            conn,
+            "WHERE state = 'pending' AND batch_id IS NULL AND group_key = ? "
+            "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (first[0], now, limit), indexed="INDEXED BY items_state",
+        )
+        return first[1], first[2], members
 
     @staticmethod
-    def _build(members: Sequence[Content], build: BuildFn) -> tuple[BatchSpec, Sequence[Content]]:
+    def _free(conn: sqlite3.Connection, used: Sequence[Content]) -> bool:
+        """Whether every one of ``used`` is still pending and in no batch (a person's action in
+        another process may have changed one since the snapshot)."""
+        ids = [m.id for m in used]
+        marks = ",".join("?" * len(ids))
+        count = conn.execute(f"SELECT count(*) FROM items WHERE id IN ({marks}) AND state = 'pending' "
+                             "AND batch_id IS NULL", ids).fetchone()[0]
+        return bool(count == len(ids))
+
+    def _claim(self, conn: sqlite3.Connection, *, now: float, lease_s: float, owner: str, limit: int,
+               build: BuildFn, prepared: _Prepared | None = None) -> Batch | None:
+        row = conn.execute(DUE_OPEN_BATCH, (now, now)).fetchone()
+        while row:
+            batch_id = row[0]
+            try:
+                batch = self._batch(conn, batch_id, build)
+            except BodyNotFormedAgain as exc:  # never sent with other bytes under its key: a person decides
+                self._give_up_body(conn, batch_id, str(exc), now)
+                row = conn.execute(DUE_OPEN_BATCH, (now, now)).fetchone()
+                continue
+            conn.execute(
+                "UPDATE batches SET lease_owner = ?, lease_until = ?, updated_at = ?, "
+                "claimed_at = coalesce(claimed_at, ?) WHERE id = ?",
+                (owner, now + lease_s, now, now, batch_id),
+            )
+            return batch  # its items read as 'sending' from now: nothing else is written
+        if prepared is None or not self._free(conn, prepared.used):  # formed here after all
+            found = self._due_members(conn, now, limit)
+            if found is None:
+                return None
+            client, source_name, members = found
+            try:
+                spec, used = self._build(members, build, now)
+            except Exception as exc:  # recorded on the items by the caller, never silent
+                raise BuildFailed([m.id for m in members], f"{type(exc).__name__}: {exc}") from exc
+            prepared = _Prepared(client, source_name, spec, used)
+        # Formed already leased: one batch row, and the items bound to it in one statement.
+        return self._insert(conn, prepared.spec, prepared.used, now, client=prepared.client,
+                            source_name=prepared.source_name, parent=None, lease=(owner, now + lease_s),
+                            keep_body=not isinstance(build, Rebuilder))
+
+    @staticmethod
+    def _build(members: Sequence[Content], build: BuildFn, now: float) -> tuple[BatchSpec, Sequence[Content]]:
         """The body of ``members`` or of the prefix of them that ``build`` fitted into one body."""
-        spec = build(members)
+        spec = build.form(members, now) if isinstance(build, Rebuilder) else build(members)
         used = members[: spec.item_count] if spec.item_count is not None else members
         if not used:
             raise IllegalTransition("a batch needs at least one item")
@@ -105,28 +174,31 @@ class BatchTransitions:
               client: str, source_name: str | None, parent: int | None) -> tuple[int, int]:
         """A new batch of ``members`` (one group: same client, columns and file), or of the prefix
         of them that ``build`` fitted into one body: (its id, how many members it took)."""
-        spec, used = self._build(members, build)
-        batch = self._insert(conn, spec, used, now, client=client, source_name=source_name, parent=parent)
+        spec, used = self._build(members, build, now)
+        batch = self._insert(conn, spec, used, now, client=client, source_name=source_name, parent=parent,
+                             keep_body=not isinstance(build, Rebuilder))
         return batch.id, len(used)
 
     def _insert(self, conn: sqlite3.Connection, spec: BatchSpec, used: Sequence[Content], now: float, *,
                 client: str, source_name: str | None, parent: int | None,
-                lease: tuple[str, float] | None = None) -> Batch:
-        """The batch row, its body, its members; the items bound to it (their state stays 'pending':
-        they read as 'sending' while the batch is leased)."""
+                lease: tuple[str, float] | None = None, keep_body: bool = False) -> Batch:
+        """The batch row, the digest of its body (the body itself only with ``keep_body``: a
+        ``Rebuilder`` forms it again for a retry), its members; the items bound to it (their state
+        stays 'pending': they read as 'sending' while the batch is leased)."""
         owner, until = lease if lease is not None else (None, None)
         key = str(uuid.uuid4())
         cur = conn.execute(
             "INSERT INTO batches (idempotency_key, state, client, content_type, payloadname, item_count, "
-            "next_attempt_at, parent_id, created_at, updated_at, lease_owner, lease_until, claimed_at) "
-            "VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "next_attempt_at, parent_id, created_at, updated_at, lease_owner, lease_until, claimed_at, body_sha256) "
+            "VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, client, spec.content_type, source_name, len(used), now, parent, now, now, owner, until,
-             now if lease is not None else None),
+             now if lease is not None else None, hashlib.sha256(spec.body).hexdigest()),
         )
         batch_id = cur.lastrowid
         assert batch_id is not None
         ids = tuple(it.id for it in used)
-        conn.execute("INSERT INTO batch_bodies (batch_id, body) VALUES (?, ?)", (batch_id, spec.body))
+        if keep_body:
+            conn.execute("INSERT INTO batch_bodies (batch_id, body) VALUES (?, ?)", (batch_id, spec.body))
         insert_many(conn, "INSERT INTO batch_items (batch_id, position, item_id) VALUES ", "(?, ?, ?)",
                     [(batch_id, pos, item_id) for pos, item_id in enumerate(ids, start=1)])
         conn.execute("UPDATE items SET batch_id = ?, updated_at = ? WHERE id IN "
@@ -136,24 +208,59 @@ class BatchTransitions:
                      payloadname=source_name, body=spec.body, item_ids=ids, attempts=0, next_attempt_at=now,
                      created_at=now)
 
-    def _batch(self, conn: sqlite3.Connection, batch_id: int) -> Batch:
+    def _batch(self, conn: sqlite3.Connection, batch_id: int, build: BuildFn | None = None) -> Batch:
+        """The batch with its body: the one kept, else formed again by ``build`` (a ``Rebuilder``)
+        from its members and checked against the digest taken when it was first formed; without
+        a ``build``, a body not kept is left empty. Raises BodyNotFormedAgain when it differs."""
         row = conn.execute(
             "SELECT id, idempotency_key, state, client, content_type, payloadname, "
             "(SELECT body FROM batch_bodies WHERE batch_id = batches.id), attempts, "
-            "next_attempt_at, created_at FROM batches WHERE id = ?",
+            "next_attempt_at, created_at, body_sha256 FROM batches WHERE id = ?",
             (batch_id,),
         ).fetchone()
         if row is None:
             raise IllegalTransition(f"there is no batch {batch_id}")
         ids = tuple(r[0] for r in conn.execute(
             "SELECT item_id FROM batch_items WHERE batch_id = ? ORDER BY position", (batch_id,)))
+        body = bytes(row[6]) if row[6] is not None else b""
+        if row[6] is None and isinstance(build, Rebuilder):
+            body = self._form_again(conn, batch_id, ids, build, content_type=row[4], formed_at=row[9], digest=row[10])
         return Batch(id=row[0], idempotency_key=row[1], state=row[2], client=row[3], content_type=row[4],
-                     payloadname=row[5], body=bytes(row[6] or b""), item_ids=ids, attempts=row[7],
+                     payloadname=row[5], body=body, item_ids=ids, attempts=row[7],
                      next_attempt_at=row[8], created_at=row[9])
 
-    def get_batch(self, batch_id: int) -> Batch:
+    def _form_again(self, conn: sqlite3.Connection, batch_id: int, ids: Sequence[int], build: Rebuilder, *,
+                    content_type: str, formed_at: float, digest: str | None) -> bytes:
+        """The body of a batch whose body was not kept, formed again from its members in order."""
+        members = self._members(conn, "JOIN batch_items bi ON bi.item_id = items.id WHERE bi.batch_id = ? "
+                                "ORDER BY bi.position", (batch_id,))
+        try:
+            if [m.id for m in members] != list(ids):
+                raise ValueError("some of its results are no longer in the outbox")
+            body = build.again(members, content_type, formed_at).body
+        except Exception as exc:  # noqa: BLE001  (a member whose content was removed, an unknown type)
+            raise BodyNotFormedAgain(f"{type(exc).__name__}: {exc}") from exc
+        if digest is None or hashlib.sha256(body).hexdigest() != digest:
+            raise BodyNotFormedAgain("the body formed again from its results is not the one first sent")
+        return body
+
+    def _give_up_body(self, conn: sqlite3.Connection, batch_id: int, detail: str, now: float) -> None:
+        """A batch whose exact bytes cannot be formed again is never sent with other bytes under its
+        key (the intake may hold the first ones): it closes, and its results wait for a person."""
+        reason = (f"relay could not form this batch's body again byte for byte ({detail}); the intake may hold "
+                  "it already, so these results wait for a person (Retry sends them in a new batch)")
+        log.error("batch %d: its body could not be formed again (%s); its items are failed", batch_id, detail)
+        before = conn.execute("SELECT attempts FROM batches WHERE id = ?", (batch_id,)).fetchone()[0]
+        conn.execute("UPDATE items SET state = 'failed', last_error = ?, attempts = attempts + ?, batch_id = NULL, "
+                     "updated_at = ? WHERE batch_id = ? AND state = 'pending'", (reason, before, now, batch_id))
+        conn.execute("UPDATE batches SET state = 'closed', last_error = ?, lease_owner = NULL, lease_until = NULL, "
+                     "updated_at = ? WHERE id = ?", (reason, now, batch_id))
+        self._event(conn, batch_id, now, "closed", None, reason)
+
+    def get_batch(self, batch_id: int, build: BuildFn | None = None) -> Batch:
+        """The batch; its body as kept, or formed again with ``build`` (else empty when not kept)."""
         with self.db.lock:
-            return self._batch(self.db.conn, batch_id)
+            return self._batch(self.db.conn, batch_id, build)
 
     @staticmethod
     def _event(conn: sqlite3.Connection, batch_id: int, now: float, kind: str, status: int | None,
@@ -188,20 +295,47 @@ class BatchTransitions:
     def complete(self, batch_id: int, *, owner: str, receipt: str, status: int, now: float) -> int:
         """The intake acknowledged the batch: every item is sent, with the receipt."""
         with self.db.transaction() as conn:
-            before = self._leased(conn, batch_id, owner)
-            cur = conn.execute(
-                "UPDATE items SET state = 'sent', receipt = ?, last_status = ?, last_error = NULL, sent_at = ?, "
-                "updated_at = ?, attempts = attempts + ? WHERE batch_id = ? AND state = 'pending'",
-                (receipt, status, now, now, before + 1, batch_id),
-            )
-            conn.execute(
-                "UPDATE batches SET state = 'done', receipt = ?, last_status = ?, attempts = attempts + 1, "
-                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
-                (receipt, status, now, batch_id),
-            )
-            self._event(conn, batch_id, now, "delivered", status, None)
-            conn.execute("INSERT INTO control (key, value) VALUES ('last_success_at', ?) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(now),))
+            return self._complete(conn, batch_id, owner=owner, receipt=receipt, status=status, now=now)
+
+    def complete_and_claim(self, batch_id: int, *, owner: str, receipt: str, status: int, now: float,
+                           lease_s: float, next_owner: str, limit: int, build: BuildFn) -> tuple[int, Batch | None]:
+        """``complete``, then ``claim`` (the next batch, leased to ``next_owner``) in the same durable
+        commit: a sender that keeps sending pays one commit a batch, not two. A next batch that
+        cannot be built is not claimed here (the next ``claim`` says why); the completion stands."""
+        with self._forming:
+            try:
+                prepared = self._prepare(now=now, limit=limit, build=build)
+            except BuildFailed:  # the next claim says why
+                prepared, build_failed = None, True
+            else:
+                build_failed = False
+            with self.db.transaction() as conn:
+                count = self._complete(conn, batch_id, owner=owner, receipt=receipt, status=status, now=now)
+                if build_failed:
+                    return count, None
+                try:
+                    following = self._claim(conn, now=now, lease_s=lease_s, owner=next_owner, limit=limit,
+                                            build=build, prepared=prepared)
+                except BuildFailed:
+                    following = None
+                return count, following
+
+    def _complete(self, conn: sqlite3.Connection, batch_id: int, *, owner: str, receipt: str, status: int,
+                  now: float) -> int:
+        before = self._leased(conn, batch_id, owner)
+        cur = conn.execute(
+            "UPDATE items SET state = 'sent', receipt = ?, last_status = ?, last_error = NULL, sent_at = ?, "
+            "updated_at = ?, attempts = attempts + ? WHERE batch_id = ? AND state = 'pending'",
+            (receipt, status, now, now, before + 1, batch_id),
+        )
+        conn.execute(
+            "UPDATE batches SET state = 'done', receipt = ?, last_status = ?, attempts = attempts + 1, "
+            "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            (receipt, status, now, batch_id),
+        )
+        self._event(conn, batch_id, now, "delivered", status, None)
+        conn.execute("INSERT INTO control (key, value) VALUES ('last_success_at', ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(now),))
         return cur.rowcount
 
     def backoff(self, batch_id: int, *, owner: str, next_at: float, status: int | None, error: str,

@@ -44,6 +44,12 @@ class Database:
     def __init__(self, path: Path, *, check: bool | str = True, readonly: bool = False) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self._riders: list[tuple[str, tuple[object, ...]]] = []  # see ride_along
+        self._riders_lock = threading.Lock()  # not self.lock: a rider never waits for a commit
+        self.readonly = readonly
+        self._local = threading.local()  # each thread's own read connection (see snapshot)
+        self._readers: list[sqlite3.Connection] = []
+        self._writing_thread: int | None = None  # the thread inside transaction(), if any
         self._identity: tuple[int, int] | None = None
         self._gone: str | None = None
         if not readonly:
@@ -170,6 +176,12 @@ class Database:
             "results (nothing is acknowledged into a deleted file); results sent to the local listener are "
             "refused and files stay in their folders. Restore the file if it can be, then restart relay")
 
+    def ride_along(self, sql: str, params: tuple[object, ...]) -> None:
+        """A small write that needs no durable commit of its own (a request count): it is made in
+        the next write transaction of this connection, and lost with it if that one fails."""
+        with self._riders_lock:
+            self._riders.append((sql, params))
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), durable on return. Raises OutboxGone,
@@ -180,7 +192,12 @@ class Database:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise translate(exc, self.path) from exc
+            outer, self._writing_thread = self._writing_thread, threading.get_ident()
             try:
+                with self._riders_lock:
+                    riders, self._riders = self._riders, []
+                for sql, params in riders:
+                    self.conn.execute(sql, params)
                 yield self.conn
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -190,6 +207,8 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._writing_thread = outer
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -213,8 +232,34 @@ class Database:
                     self.conn.execute("ROLLBACK")
                 raise translate(exc, self.path) from exc
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """For a short read that must not wait while another thread writes (the sender's look at
+        the pause and wait values while a file is committed): this thread's own read-only
+        connection, which sees what is committed (WAL). Inside this thread's own write transaction,
+        and for a read-only outbox, the shared connection (so a transaction sees its own writes)."""
+        if self.readonly or self._writing_thread == threading.get_ident():
+            with self.lock:
+                yield self.conn
+            return
+        conn: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        try:
+            if conn is None:
+                self.ensure_present()  # never opens (and so never makes) a file that is not the outbox
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+                with self.lock:
+                    self._readers.append(conn)
+                self._local.reader = conn
+            yield conn
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+
     def close(self) -> None:
         with self.lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self.conn.close()
 
 

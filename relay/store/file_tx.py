@@ -20,6 +20,10 @@ from relay.store.models import AddResult, FileRecord, NewItem
 
 CHUNK = 1000  # rows of a file checked for duplicates and written together (one statement a table)
 CHUNK_CHARS = 16 * 1024 * 1024  # ...or fewer rows when they are this large together (memory stays bounded)
+# A file's first rows, up to this many characters, are read before its transaction begins: a file of
+# up to this size is read and parsed whole with the outbox free for others (the sender recording
+# answers meanwhile), then written in one short transaction; a larger one goes on streaming in chunks.
+READ_AHEAD_CHARS = 4 * 1024 * 1024
 ROWS_PER_STATEMENT = 1000  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
 
 ITEM_INSERT_HEAD = (
@@ -53,6 +57,8 @@ class TransactionHost(Protocol):
 
     def _ledger_entry(self, conn: sqlite3.Connection, file_hash: str, name: str) -> FileRecord | None: ...
 
+    def known_file(self, file_hash: str, name: str) -> FileRecord | None: ...
+
     def _column_set_id(self, conn: sqlite3.Connection, columns: tuple[str, ...]) -> int: ...
 
     def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]: ...
@@ -79,7 +85,9 @@ def hash_key(content_hash: str) -> int:
 class FileTransaction:
     """All of one file's rows in one transaction: ``with outbox.file_transaction(...) as tx``.
 
-    Leaving the block normally commits durably; an exception rolls everything back.
+    Leaving the block normally commits durably; an exception rolls everything back. The transaction
+    itself begins once ``READ_AHEAD_CHARS`` of rows are read, or at the end of a smaller file: the
+    file ledger is looked at on entering (``already_known``) and again when it begins.
     """
 
     def __init__(self, outbox: TransactionHost, *, name: str, path: str | None, file_hash: str, size: int, source: str,
@@ -91,6 +99,8 @@ class FileTransaction:
         self._kind = kind  # 'row' (columns given) or 'hl7' (one message an item, no column set)
         self._now = now
         self._tx = outbox._tx()
+        self._conn: sqlite3.Connection | None = None  # once the transaction has begun
+        self._taken_meanwhile = False  # the file entered the ledger between the look and the begin
         self.accepted = 0
         self.duplicates = 0
         self.rows_rejected = 0
@@ -102,12 +112,27 @@ class FileTransaction:
         self._writer = ChunkWriter()
 
     def __enter__(self) -> FileTransaction:
-        conn = self._conn = self._tx.__enter__()
+        name, _, file_hash, _, _ = self._meta
+        existing = self._outbox.known_file(file_hash, name)  # a look: looked at again when the transaction begins
+        if existing:
+            self.already_known = existing
+            self.file_id = existing.id
+        return self
+
+    def _ensure_begun(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        conn = self._tx.__enter__()
         try:
-            return self._begin(conn)
+            self._begin(conn)
         except BaseException as exc:  # roll back now (translated), not whenever the generator is collected
             self._tx.__exit__(type(exc), exc, exc.__traceback__)
             raise
+        self._conn = conn
+        if self.already_known is not None:  # another run took this very file since the look: add nothing
+            self._taken_meanwhile = True
+            self._pending, self._pending_chars = [], 0
+        return conn
 
     def _begin(self, conn: sqlite3.Connection) -> FileTransaction:
         name, path, file_hash, size, source = self._meta
@@ -134,10 +159,16 @@ class FileTransaction:
             wire: str | None = None) -> None:
         """One row (``wire``: its form on the wire, when that differs). Rows are written in chunks;
         duplicates are recorded, not added."""
+        if self._taken_meanwhile:
+            return
         if self.already_known is not None:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
         self._pending.append((line, values_json, tracking_id, content_hash, wire))
         self._pending_chars += len(values_json) + (len(wire) if wire else 0)
+        if self._conn is None:
+            if self._pending_chars < READ_AHEAD_CHARS:
+                return  # still reading ahead, the outbox free for others
+            self._ensure_begun()
         if len(self._pending) >= CHUNK or self._pending_chars >= CHUNK_CHARS:
             self._flush()
 
@@ -149,7 +180,7 @@ class FileTransaction:
         self._writer.wait()  # the previous chunk is in: its rows count in the duplicate check
         if not rows:
             return
-        conn, now = self._conn, self._now
+        conn, now = self._ensure_begun(), self._now
         name, _, _, _, source = self._meta
         known = self._outbox._originals(conn, [r[3] for r in rows], now)
         inserts: list[ItemRow] = []
@@ -177,6 +208,7 @@ class FileTransaction:
 
     def _write(self, inserts: list[ItemRow], payloads: list[PayloadRow], dups: list[DuplicateRow]) -> None:
         conn = self._conn
+        assert conn is not None
         if inserts:
             insert_items(conn, inserts, payloads)
         if dups:
@@ -184,20 +216,25 @@ class FileTransaction:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:
-        if exc_type is None and self.already_known is None:
+        if exc_type is None and (self.already_known is None or self._conn is not None):
             try:
-                self._flush(last=True)
-                self._conn.execute(
-                    "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
-                    "WHERE id = ?",
-                    (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
-                )
+                conn = self._ensure_begun()
+                if not self._taken_meanwhile:
+                    self._flush(last=True)
+                    conn.execute(
+                        "UPDATE files SET rows_accepted = ?, rows_duplicate = ?, rows_rejected = ?, blank_rows = ? "
+                        "WHERE id = ?",
+                        (self.accepted, self.duplicates, self.rows_rejected, self.blank_rows, self.file_id),
+                    )
             except BaseException as flush_exc:
                 late = self._writer.abandon()
-                self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
+                if self._conn is not None:
+                    self._tx.__exit__(type(flush_exc), flush_exc, flush_exc.__traceback__)
                 if late is not None:
                     raise late from flush_exc
                 raise
+        elif self._conn is None:  # nothing begun: nothing to roll back
+            return None
         else:
             late = self._writer.abandon()  # a write still running must end before the rollback
             result = self._tx.__exit__(exc_type, exc, tb)

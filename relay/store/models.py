@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 from relay.items import ItemKind, NewItem
 
 __all__ = ["STATES", "WAITING_FOR_A_PERSON", "AddResult", "Batch", "BatchSpec", "Content", "FileRecord", "Item",
-           "ItemKind", "ItemState", "Member", "NewItem"]  # NewItem lives in relay.items; kept here for callers
+           "ItemKind", "ItemState", "Member", "NewItem", "Rebuilder"]  # NewItem lives in relay.items; kept here for callers
 
 ItemState = Literal["pending", "sending", "sent", "failed", "dead", "discarded"]
 STATES: tuple[ItemState, ...] = ("pending", "sending", "sent", "failed", "dead", "discarded")
@@ -72,6 +73,25 @@ class BatchSpec:
     content_type: str
     body: bytes
     item_count: int | None = None  # how many of the offered items the body holds (a prefix); None: all
+
+
+@runtime_checkable
+class Rebuilder(Protocol):
+    """A batch builder that forms a body again byte for byte from what the outbox keeps of the
+    batch anyway: its members in order, its content type and the moment it was formed. With one,
+    the outbox keeps a digest of each body instead of the body (a retry is formed again and must
+    match the digest); a plain builder (a callable alone) has its bodies kept whole.
+
+    - ``form``: the body of (a prefix of) ``members`` for a batch formed at ``formed_at``.
+    - ``again``: the body of exactly ``members`` as ``form`` made it, chosen by ``content_type``
+      (the settings may have changed since; the batch's own type decides) and ``formed_at``.
+    """
+
+    def __call__(self, members: Sequence[Content]) -> BatchSpec: ...
+
+    def form(self, members: Sequence[Content], formed_at: float) -> BatchSpec: ...
+
+    def again(self, members: Sequence[Content], content_type: str, formed_at: float) -> BatchSpec: ...
 
 
 @dataclass(frozen=True, slots=True)

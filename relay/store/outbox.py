@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class Outbox(BatchTransitions, Queries, Tallies):
         self._column_sets: dict[tuple[str, ...], int] = {}  # committed column sets
         self._new_column_sets: dict[tuple[str, ...], int] = {}  # inserted by the open transaction
         self._columns_by_id: dict[int, tuple[str, ...]] = {}
+        self._forming = threading.Lock()  # one batch formed at a time in this process (see BatchTransitions)
 
     def close(self) -> None:
         self.db.close()

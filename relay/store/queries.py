@@ -74,14 +74,14 @@ class Queries:
         return cols
 
     def get_control(self, key: str) -> str | None:
-        with self.db.lock:
-            row = self.db.conn.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone()
+        with self.db.snapshot() as conn:  # never waits for another thread's commit
+            row = conn.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def get_controls(self, keys: Sequence[str]) -> dict[str, str]:
         """Several control values in one read (absent keys are left out)."""
-        with self.db.lock:
-            rows = self.db.conn.execute(
+        with self.db.snapshot() as conn:
+            rows = conn.execute(
                 f"SELECT key, value FROM control WHERE key IN ({','.join('?' * len(keys))})", list(keys)).fetchall()
         return dict(rows)
 

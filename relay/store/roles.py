@@ -69,7 +69,8 @@ class BatchLedger(Protocol):
 
     - ``claim``: lease the next due batch (an open one first, else one formed from due pending items
       of one group); its items become ``sending``. None when nothing is due.
-    - ``complete`` -> items ``sent``; ``backoff`` -> ``pending`` again later, same batch and key;
+    - ``complete`` -> items ``sent``; ``complete_and_claim``: that and the next ``claim`` in one commit;
+      ``backoff`` -> ``pending`` again later, same batch and key;
       ``release`` -> ``pending`` now; ``reject_items`` -> the named items ``failed``, the rest sent
       or formed again; ``fail_batch`` -> all ``failed``; ``split`` -> closed, items formed again in
       smaller batches; ``defer_items`` -> items a body could not be built from wait.
@@ -83,6 +84,9 @@ class BatchLedger(Protocol):
     def claim(self, *, now: float, lease_s: float, owner: str, limit: int, build: BuildFn) -> Batch | None: ...
 
     def complete(self, batch_id: int, *, owner: str, receipt: str, status: int, now: float) -> int: ...
+
+    def complete_and_claim(self, batch_id: int, *, owner: str, receipt: str, status: int, now: float,
+                           lease_s: float, next_owner: str, limit: int, build: BuildFn) -> tuple[int, Batch | None]: ...
 
     def backoff(self, batch_id: int, *, owner: str, next_at: float, status: int | None, error: str,
                 now: float, count_attempt: bool = True) -> None: ...
@@ -152,7 +156,9 @@ class ControlValues(Protocol):
     - ``pause_by_intake``: record the intake's pause unless a person's pause holds (a person's pause
       is never replaced); True when this is news.
     - ``clear_intake_pause``: lift the intake's pause and a Retry-After that has passed, and only those.
-    - ``count_intake_request``: one more intake request with this outcome (``relay_intake_requests_total``).
+    - ``count_intake_request``: one more intake request with this outcome (``relay_intake_requests_total``);
+      with ``later=True`` the count is written by the next write transaction of this outbox (the
+      sender's answer, a moment later) instead of a durable commit of its own.
     """
 
     def get_control(self, key: str) -> str | None: ...
@@ -165,7 +171,7 @@ class ControlValues(Protocol):
 
     def clear_intake_pause(self, *, now: float) -> bool: ...
 
-    def count_intake_request(self, outcome: str) -> None: ...
+    def count_intake_request(self, outcome: str, *, later: bool = False) -> None: ...
 
 
 @runtime_checkable

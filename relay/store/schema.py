@@ -261,4 +261,15 @@ DROP INDEX items_hash;
 CREATE INDEX items_hash_key ON items(hash_key);
 """,
     ),
+    (
+        5,
+        "batch bodies formed again rather than kept",
+        # A batch's body is formed again from its members for a retry (relay.store.models.Rebuilder):
+        # a batch keeps the SHA-256 of the body it was first sent with, and a retry goes only if the
+        # body formed again has that digest (else its items wait for a person, never other bytes
+        # under the same key). Batches formed before keep their bodies in batch_bodies, used as kept.
+        """
+ALTER TABLE batches ADD COLUMN body_sha256 TEXT;
+""",
+    ),
 ]

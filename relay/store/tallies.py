@@ -71,12 +71,19 @@ class Tallies:
 
     db: Database
 
-    def count_intake_request(self, outcome: str) -> None:
+    def count_intake_request(self, outcome: str, *, later: bool = False) -> None:
+        """One more request with ``outcome``. ``later``: written by the next write transaction (the
+        answer's, for the sender) rather than by a durable commit of its own; a count, not a result,
+        so a kill in between may lose it."""
         if outcome not in REQUEST_OUTCOMES:
             raise ValueError(f"unknown request outcome {outcome!r}; one of {', '.join(REQUEST_OUTCOMES)}")
+        sql = ("INSERT INTO control (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET "
+               "value = CAST(value AS INTEGER) + 1")
+        if later:
+            self.db.ride_along(sql, (INTAKE_REQUESTS + outcome,))
+            return
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO control (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET "
-                         "value = CAST(value AS INTEGER) + 1", (INTAKE_REQUESTS + outcome,))
+            conn.execute(sql, (INTAKE_REQUESTS + outcome,))
 
     def agent_id(self) -> str:
         """This outbox's agent id: made once, then the same across restarts (heartbeats name it)."""

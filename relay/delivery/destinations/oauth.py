@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import jwt
 
 from relay.clock import Clock
 from relay.config import OAuthConfig
@@ -92,6 +91,8 @@ class TokenSource:
             raise _pause(f"the oauth-jwt private key cannot be read: {exc}") from exc
 
     def assertion(self, now: float, key: SigningKey | None = None) -> str:
+        import jwt  # PyJWT and cryptography's X.509 parts: 70 ms of every start, needed only here
+
         key = key or self.signing_key()
         claims = {"iss": self.oauth.client_id, "sub": self.oauth.client_id, "aud": self.oauth.aud,
                   "iat": int(now), "exp": int(now) + ASSERTION_LIFETIME_S, "jti": str(uuid.uuid4())}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +71,31 @@ def test_renamed_into_place_is_taken_at_once(setup):
     staged.rename(inbox / "final.csv")
     w._hints.put((str(inbox / "final.csv"), True))  # what the observer reports for a move
     assert w.tick() == 1 and box.count_items() == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify's move events are Linux's")
+def test_moved_in_from_another_folder_is_taken_at_once_and_a_written_file_settles(setup):
+    """`mv /elsewhere/x.csv inbox/` is an atomic rename: the OS reports it as a move into the folder
+    (not as a new file), so the file is whole and taken without waiting settle_s; a file written
+    in place still waits."""
+    inbox, box, clock, w, _, _ = setup(settle_s=30)
+    w._start_observer()
+    try:
+        staged = write_simple_report(inbox.parent / "export.csv", 3)
+        staged.rename(inbox / "moved.csv")
+        hints = [w._hints.get(timeout=10)]
+        assert hints == [(str(inbox / "moved.csv"), True)]
+        w._hints.put(hints[0])
+        assert w.tick() == 1 and box.count_items() == 3  # the fake clock never moved
+        (inbox / "written.csv").write_bytes(simple_report_csv_bytes(2, seed=5))
+        seen = w._hints.get(timeout=10)
+        assert seen == (str(inbox / "written.csv"), False)
+        w._hints.put(seen)
+        assert w.tick() == 0 and box.count_items() == 3
+        clock.advance(31)
+        assert w.tick() == 1 and box.count_items() == 5
+    finally:
+        w._stop_observer()
 
 
 def test_five_hundred_files_dropped_at_once_are_all_taken(setup):

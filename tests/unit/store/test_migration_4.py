@@ -71,7 +71,7 @@ def _schema_3(path):
 def test_every_state_reads_the_same_after_the_migration(tmp_path):
     _schema_3(tmp_path / "o.db")
     with Outbox(tmp_path / "o.db") as box:
-        assert box.db.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert box.db.conn.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0] >= 4
         assert box.db.conn.execute("SELECT count(*) FROM items WHERE state = 'sending'").fetchone()[0] == 0
         for item_id, (_, _, attempts, status, error, next_at) in ITEMS.items():
             item = box.get_item(item_id)

@@ -38,11 +38,11 @@ def test_pragmas_and_migrations_recorded(tmp_path):
     conn = box.db.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,), (4,)]
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,), (4,), (5,)]
     box.close()
     # reopening applies nothing twice
     box = Outbox(tmp_path / "o.db")
-    assert box.db.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 4
+    assert box.db.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 5
     box.close()
 
 
@@ -75,7 +75,7 @@ def test_an_outbox_of_schema_1_keeps_its_items_and_their_content(tmp_path):
     conn.close()
 
     box = Outbox(path)
-    assert box.db.conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,), (4,)]
+    assert box.db.conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,), (4,), (5,)]
     assert box.db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert box.get_batch(7).body == b"a,b\r\n1,2\r\n" and box.get_batch(7).item_ids == (3,)
     # a batch from before counts as claimed (the intake may hold it): never re-keyed
