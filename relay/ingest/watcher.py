@@ -2,7 +2,7 @@
 
 The watchdog handler only notices (it queues paths). One consumer decides readiness: a file is
 taken once its size and modification time have stayed the same for ``settle_s`` (or at once when it
-was renamed into the folder), no program holds it open for writing (``writers``), and, when its
+was renamed into the folder, from inside it or from another folder: a rename is atomic), no program holds it open for writing (``writers``), and, when its
 last row has no line end, once it has stood still for ``max(30 s, 10 x settle_s)``. A start-up scan
 and a periodic rescan make OS events a hint, not the truth. Items are committed first; only then is
 the file moved (to processed/, or to rejected/ with its reason), and only if its name still names

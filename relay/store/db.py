@@ -248,7 +248,7 @@ class Database:
                 self.ensure_present()  # never opens (and so never makes) a file that is not the outbox
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                        check_same_thread=False)
-                with self.lock:
+                with self._riders_lock:  # not self.lock: that one a writer holds
                     self._readers.append(conn)
                 self._local.reader = conn
             yield conn
