@@ -20,10 +20,6 @@ from relay.store.models import AddResult, FileRecord, NewItem
 
 CHUNK = 1000  # rows of a file checked for duplicates and written together (one statement a table)
 CHUNK_CHARS = 16 * 1024 * 1024  # ...or fewer rows when they are this large together (memory stays bounded)
-# A file's first rows, up to this many characters, are read before its transaction begins: a file of
-# up to this size is read and parsed whole with the outbox free for others (the sender recording
-# answers meanwhile), then written in one short transaction; a larger one goes on streaming in chunks.
-READ_AHEAD_CHARS = 4 * 1024 * 1024
 ROWS_PER_STATEMENT = 1000  # rows in one multi-row INSERT (fewer if SQLite allows fewer variables)
 
 ITEM_INSERT_HEAD = (
@@ -86,8 +82,9 @@ class FileTransaction:
     """All of one file's rows in one transaction: ``with outbox.file_transaction(...) as tx``.
 
     Leaving the block normally commits durably; an exception rolls everything back. The transaction
-    itself begins once ``READ_AHEAD_CHARS`` of rows are read, or at the end of a smaller file: the
-    file ledger is looked at on entering (``already_known``) and again when it begins.
+    itself begins with the first chunk's write (or at the end of a file smaller than a chunk), so a
+    file's first chunk is read, parsed and hashed with the outbox free for others; the file ledger
+    is looked at on entering (``already_known``) and again when the transaction begins.
     """
 
     def __init__(self, outbox: TransactionHost, *, name: str, path: str | None, file_hash: str, size: int, source: str,
@@ -165,12 +162,8 @@ class FileTransaction:
             raise IllegalTransition("this file is already in the ledger; nothing may be added again")
         self._pending.append((line, values_json, tracking_id, content_hash, wire))
         self._pending_chars += len(values_json) + (len(wire) if wire else 0)
-        if self._conn is None:
-            if self._pending_chars < READ_AHEAD_CHARS:
-                return  # still reading ahead, the outbox free for others
-            self._ensure_begun()
         if len(self._pending) >= CHUNK or self._pending_chars >= CHUNK_CHARS:
-            self._flush()
+            self._flush()  # the transaction begins here, with the first chunk
 
     def _flush(self, *, last: bool = False) -> None:
         """Check the buffered rows for duplicates and write them. A full chunk is written by a

@@ -24,7 +24,6 @@ T0 = 1_767_225_600.0
 def small_chunks(monkeypatch):
     monkeypatch.setattr(file_tx, "CHUNK", 10)
     monkeypatch.setattr(file_tx, "ROWS_PER_STATEMENT", 3)
-    monkeypatch.setattr(file_tx, "READ_AHEAD_CHARS", 0)  # the transaction begins at the first row
 
 
 @pytest.fixture
@@ -154,33 +153,30 @@ def test_large_rows_are_written_in_smaller_chunks_so_memory_stays_bounded(box, m
     assert len(starts) == 2 and box.count_items() == 9
 
 
-def test_a_small_file_is_read_with_the_outbox_free_then_written_in_one_short_transaction(box, monkeypatch):
-    monkeypatch.setattr(file_tx, "READ_AHEAD_CHARS", 10_000)
+def test_a_file_smaller_than_a_chunk_is_read_with_the_outbox_free_then_written_in_one_short_transaction(box):
     with transaction(box) as tx:
-        for n in range(25):
+        for n in range(9):
             tx.add(n + 2, payload(n), None, f"hash-{n}")
         # Another thread writes while the file is read: it does not wait for the file.
         done = threading.Event()
         threading.Thread(target=lambda: (box.set_control({"probe": "1"}), done.set())).start()
         assert done.wait(10), "a write waited for a file that was still being read"
         assert box.db.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 0
-    assert tx.accepted == 25 and box.count_items() == 25 and box.get_control("probe") == "1"
+    assert tx.accepted == 9 and box.count_items() == 9 and box.get_control("probe") == "1"
 
 
-def test_a_larger_file_begins_its_transaction_once_read_ahead_and_streams_the_rest(box, monkeypatch):
-    monkeypatch.setattr(file_tx, "READ_AHEAD_CHARS", 200)
+def test_a_larger_file_begins_its_transaction_with_its_first_chunk_and_streams_the_rest(box):
     with transaction(box) as tx:
-        for n in range(5):
+        for n in range(9):
             tx.add(n + 2, payload(n), None, f"hash-{n}")
-        assert not box.db.lock._is_owned()  # read ahead: nothing held yet
-        for n in range(5, 40):
+        assert tx._conn is None  # the first chunk is still being read: nothing begun, nothing held
+        for n in range(9, 40):
             tx.add(n + 2, payload(n), None, f"hash-{n}")
         assert tx._conn is not None  # begun: the rest streams in chunks inside it
     assert tx.accepted == 40 and box.count_items() == 40
 
 
-def test_a_file_taken_by_another_run_while_it_was_read_adds_nothing(box, tmp_path, monkeypatch):
-    monkeypatch.setattr(file_tx, "READ_AHEAD_CHARS", 10_000)
+def test_a_file_taken_by_another_run_while_it_was_read_adds_nothing(box, tmp_path):
     with transaction(box) as tx:
         assert tx.already_known is None
         for n in range(5):
