@@ -89,7 +89,11 @@ class BatchTransitions:
         with self.db.snapshot() as conn:
             if conn.execute(DUE_OPEN_BATCH, (now, now)).fetchone():
                 return None
-            found = self._due_members(conn, now, limit)
+            return self._form_new(conn, now, limit, build)
+
+    def _form_new(self, conn: sqlite3.Connection, now: float, limit: int, build: BuildFn) -> _Prepared | None:
+        """A new batch (not yet stored) of the oldest due pending items of one group. Raises BuildFailed."""
+        found = self._due_members(conn, now, limit)
         if found is None:
             return None
         client, source_name, members = found
@@ -147,15 +151,9 @@ class BatchTransitions:
             )
             return batch  # its items read as 'sending' from now: nothing else is written
         if prepared is None or not self._free(conn, prepared.used):  # formed here after all
-            found = self._due_members(conn, now, limit)
-            if found is None:
+            prepared = self._form_new(conn, now, limit, build)
+            if prepared is None:
                 return None
-            client, source_name, members = found
-            try:
-                spec, used = self._build(members, build, now)
-            except Exception as exc:  # recorded on the items by the caller, never silent
-                raise BuildFailed([m.id for m in members], f"{type(exc).__name__}: {exc}") from exc
-            prepared = _Prepared(client, source_name, spec, used)
         # Formed already leased: one batch row, and the items bound to it in one statement.
         return self._insert(conn, prepared.spec, prepared.used, now, client=prepared.client,
                             source_name=prepared.source_name, parent=None, lease=(owner, now + lease_s),

@@ -4,8 +4,6 @@ not send it (a person paused sending, the intake asked to wait)."""
 
 from __future__ import annotations
 
-import contextlib
-
 import httpx
 import pytest
 
@@ -15,6 +13,7 @@ from relay.delivery.sender import Sender
 from relay.store.control import PAUSED_BY, PAUSED_REASON, UNAVAILABLE_UNTIL
 from relay.store.outbox import Outbox
 from tests.helpers.builders import new_item
+from tests.helpers.commits import count_transactions
 
 
 @pytest.fixture
@@ -32,16 +31,7 @@ def rig(tmp_path):
     sender = Sender(box, config, client=httpx.Client(transport=httpx.MockTransport(handler)), clock=clock,
                     token=lambda: "t")
     box.add_items([new_item(n) for n in range(6)], source="t", client="c", now=clock.now())
-    commits = [0]
-    real = box.db.transaction
-
-    @contextlib.contextmanager
-    def counted():
-        commits[0] += 1
-        with real() as conn:
-            yield conn
-
-    box.db.transaction = counted  # type: ignore[method-assign]
+    commits = count_transactions(box)
     yield sender, box, clock, requests, commits
     box.close()
 

@@ -4,7 +4,6 @@ next transaction, control values read without waiting for a writer."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 
@@ -15,6 +14,7 @@ from relay.delivery.wire import BUILDERS, by_kind
 from relay.store.tallies import INTAKE_REQUESTS
 from relay.store.outbox import Outbox
 from tests.helpers.builders import new_item
+from tests.helpers.commits import count_transactions
 
 T0 = 1_767_225_600.0
 BUILD = by_kind(BUILDERS["csv"])
@@ -25,21 +25,6 @@ def box(tmp_path):
     b = Outbox(tmp_path / "o.db")
     yield b
     b.close()
-
-
-def count_transactions(box: Outbox) -> list[int]:
-    """Counts write transactions of ``box`` (each one durable commit)."""
-    calls = [0]
-    real = box.db.transaction
-
-    @contextlib.contextmanager
-    def counted():
-        calls[0] += 1
-        with real() as conn:
-            yield conn
-
-    box.db.transaction = counted  # type: ignore[method-assign]
-    return calls
 
 
 def test_an_answer_and_the_next_claim_are_one_commit(box):
