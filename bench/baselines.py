@@ -6,10 +6,11 @@
     commit per 500 added, per claim and per complete, CSV bodies built and stored) against a
     hand-written sqlite3 outbox with the same batching and durability (bench/plain.py).
 (a) the whole job, a folder of CSV files to the intake (the stub, its own process on loopback):
-    relay ingests each file (``ingest_file``: parse, canonical hash, duplicate check, one WAL/FULL
-    transaction) and its agent sends them; the hand-written pipeline parses, hashes, inserts a file
-    per transaction and POSTs 500-row batches, one commit per answered batch. Both ingest all files
-    first, then send.
+    relay as a site runs it, an agent watching an inbox with the files renamed into it (each file
+    read, committed and moved while earlier rows are sent), timed from the agent's start until every
+    file is processed and every item answered; the hand-written pipeline parses, hashes, inserts a
+    file per transaction, then POSTs 500-row batches, one commit per answered batch. Both load their
+    modules before the clock starts.
 Each side runs in its own process; rounds alternate the sides (a shared, noisy machine) and the
 medians are printed with their ratios. ``--before PATH``: a second relay tree (e.g. the commit
 before a change, from ``git archive``) measured as a third side in the same rounds. Temporary

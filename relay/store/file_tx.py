@@ -69,6 +69,8 @@ def hash_key(content_hash: str) -> int:
     if not isinstance(content_hash, str):  # the insert refuses it (NOT NULL), in a plain error
         return 0
     head = content_hash[:15]
+    if len(head) == 15 and not head.strip(_HEX):  # a SHA-256 hex digest, as every relay hash is: the fast way
+        return int(head, 16)
     try:
         value = int(head, 16)
     except ValueError:

@@ -23,8 +23,14 @@ ROWS = 3000
 
 def start(tmp_path, cfg):
     env = {**os.environ, "RELAY_HOME": str(tmp_path / "home")}
-    return subprocess.Popen([sys.executable, "-m", "relay", "--config", str(cfg), "run"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(tmp_path / "relay.log", "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "relay", "--config", str(cfg), "run"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+
+def runs_started(tmp_path):
+    log = tmp_path / "relay.log"
+    return log.read_text(encoding="utf-8", errors="replace").count("running; stop with") if log.exists() else 0
 
 
 def check_consistent(tmp_path, names):
@@ -64,8 +70,11 @@ def test_sigkill_during_folder_ingest(tmp_path):
         check_consistent(tmp_path, names)
         killed_mid_way += any((inbox / n).exists() for n in names)
     assert killed_mid_way, "every run finished before the kill; the test proved nothing"
+    before = runs_started(tmp_path)
     proc = start(tmp_path, cfg)
     try:
+        # the last killed run may have finished every file: stop this one only once it is running
+        wait_until(lambda: runs_started(tmp_path) > before or proc.poll() is not None, timeout=60)
         wait_until(lambda: all((inbox / "processed" / n).exists() for n in names), timeout=120)
     finally:
         proc.send_signal(signal.SIGTERM)
