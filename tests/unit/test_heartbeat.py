@@ -40,7 +40,8 @@ def test_the_agent_posts_its_status_with_a_stable_id_and_the_intakes_credential(
             with Agent(config, token=lambda: TOKEN) as agent:
                 agent_id = agent.box.agent_id()
                 (seen,) = wait_until(agents)
-                assert agent.heartbeat is not None and agent.heartbeat.sent >= 1
+                # counted once its answer is read, a moment after the stub has stored it
+                assert agent.heartbeat is not None and wait_until(lambda: agent.heartbeat.sent >= 1)
             assert seen["agent_id"] == agent_id and seen["site"] == "Clinic North" and seen["version"]
             assert seen["every_s"] == 60 and seen["stale"] is False and seen["healthy"] is True
             with Agent(config, token=lambda: TOKEN) as again:  # a restart keeps the id: still one agent
