@@ -71,7 +71,7 @@ def test_mypy_is_clean():
 
 # The outbox's writing side: what relay/ui must never reach except through the agent (the facade
 # whose person actions are the only writes the window makes).
-WRITERS = ("relay.store.outbox", "relay.store.batches", "relay.store.file_tx")
+WRITERS = ("relay.store.outbox", "relay.store.batches", "relay.store.forming", "relay.store.file_tx")
 FACADE = "relay.agent"
 
 
