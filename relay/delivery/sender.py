@@ -158,6 +158,14 @@ class Sender:
         recorded in the same commit as the claim of the next batch, which the next step of this
         thread sends (or gives back, if that step may not send)."""
         now = self.clock.now()
+        held = getattr(self._local, "following", None)
+        try:
+            return self._step(now, follow)
+        finally:
+            if held is not None and getattr(self._local, "following", None) is held:  # not sent: paused, waiting
+                self._give_back_following(now)
+
+    def _step(self, now: float, follow: bool) -> float:
         self._notice_clock_jump(now)
         if self._record_an_earlier_answer():
             return 0.0
@@ -167,7 +175,6 @@ class Sender:
         probing = False
         paused_by = control.get(PAUSED_BY)
         if paused_by == "person":
-            self._give_back_following(now)
             self._set_state("paused", control.get(PAUSED_REASON), None)
             return 60.0
         if paused_by == "intake":
@@ -176,15 +183,12 @@ class Sender:
             if self._next_probe == 0.0:  # paused by an earlier run: a restart resumes at once
                 self._resume(now)
             elif self._next_probe == float("inf"):  # retired sender: only a person resumes
-                self._give_back_following(now)
                 self._set_state("paused", control.get(PAUSED_REASON), None)
                 return 60.0
             elif now < self._next_probe:
-                self._give_back_following(now)
                 self._set_state("paused", control.get(PAUSED_REASON), self._next_probe)
                 return self._next_probe - now
             elif not self._probe_lock.acquire(blocking=False):
-                self._give_back_following(now)
                 return 1.0  # another sender thread is probing
             else:
                 probing = True
@@ -198,12 +202,10 @@ class Sender:
     def _send_one(self, now: float, control: dict[str, str], probing: bool, follow: bool = False) -> float:
         until = maintenance_until(self.config.maintenance, now)
         if until is not None:
-            self._give_back_following(now)
             self._set_state("waiting", "intake maintenance window", until)
             return until - now + self.rng.uniform(0, MAINTENANCE_JITTER_S)
         unavailable = float(control[UNAVAILABLE_UNTIL]) if control.get(UNAVAILABLE_UNTIL) else None
         if unavailable is not None and unavailable > now:
-            self._give_back_following(now)
             self._set_state("waiting", "the intake asked relay to wait", unavailable)
             return unavailable - now
         batch = self._take_following()  # claimed with the last answer, its lease registered then
@@ -243,7 +245,7 @@ class Sender:
         return batch
 
     def _give_back_following(self, now: float) -> None:
-        """The batch claimed with the last answer, when this step may not send it (paused, a
+        """The batch claimed with the last answer, when a step did not send it (paused, a
         maintenance window, the intake asked to wait): its lease goes back, nothing else changes."""
         batch = self._take_following()
         if batch is None:
