@@ -34,6 +34,9 @@ def translate(exc: sqlite3.Error, path: Path) -> Exception:
     return EnvironmentProblem(f"the outbox at {path} failed: {exc}")
 
 
+MAX_READERS = 8  # threads with a read connection of their own (the sender's); any other reads the shared one
+
+
 class Database:
     """One SQLite connection shared by the threads of one process, serialised by a lock.
 
@@ -238,11 +241,12 @@ class Database:
         the pause and wait values while a file is committed): this thread's own read-only
         connection, which sees what is committed (WAL). Inside this thread's own write transaction,
         and for a read-only outbox, the shared connection (so a transaction sees its own writes)."""
-        if self.readonly or self._writing_thread == threading.get_ident():
+        conn: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if (self.readonly or self._writing_thread == threading.get_ident()
+                or (conn is None and len(self._readers) >= MAX_READERS)):  # a thread beyond the few that read so
             with self.lock:
                 yield self.conn
             return
-        conn: sqlite3.Connection | None = getattr(self._local, "reader", None)
         try:
             if conn is None:
                 self.ensure_present()  # never opens (and so never makes) a file that is not the outbox

@@ -117,3 +117,18 @@ def test_control_values_are_read_without_waiting_for_a_writer(box):
         release.set()
         thread.join(10)
     assert box.get_control("inside") == "1"
+
+
+def test_read_connections_of_their_own_are_few_whatever_the_threads(box, monkeypatch):
+    """A thread per MLLP connection, say: past MAX_READERS, reads go through the shared connection
+    rather than opening one more that lives as long as the outbox."""
+    import relay.store.db as db_mod
+
+    monkeypatch.setattr(db_mod, "MAX_READERS", 2)
+    box.set_control({"k": "v"})
+    seen = []
+    for _ in range(5):
+        thread = threading.Thread(target=lambda: seen.append(box.get_control("k")))
+        thread.start()
+        thread.join(10)
+    assert seen == ["v"] * 5 and len(box.db._readers) == 2
