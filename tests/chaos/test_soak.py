@@ -247,7 +247,13 @@ def test_soak_sigkills_faults_maintenance_and_stub_restarts(tmp_path, figures):
             wait_until(lambda: processed() == plan.file_count - 1, 120, "every file processed")
             plan.again.rename(folders["lab-a"] / plan.again.name)
             posters.finish()
-            wait_until(lambda: processed() == plan.file_count, 60, "the file met again processed")
+            try:  # the same wait as for every other file (the posters' last commits run meanwhile)
+                wait_until(lambda: processed() == plan.file_count, 120, "the file met again processed")
+            except AssertionError as exc:  # say what relay and the folder show, for whoever reads the failure
+                log = stderr.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
+                left = sorted(p.name for f in folders.values() for p in f.iterdir() if p.is_file())
+                raise AssertionError(f"{exc}; left in the folders: {left}; relay's last log lines:\n"
+                                     + "\n".join(log)) from None
             wait_until(lambda: stub.stats()["unique_items"] >= len(plan.expected) and outbox_query(
                 db, "SELECT count(*) FROM items WHERE state IN ('pending', 'sending')")[0][0] == 0,
                 120, "everything delivered")
