@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -87,12 +89,39 @@ def status_json(config: Path, home: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
+def fd_position(pid: int, target: Path) -> int | None:
+    """Where process ``pid`` is reading ``target`` (same device and inode), or None if it has it
+    not open (Linux, /proc)."""
+    st = os.stat(target)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            fst = os.stat(f"/proc/{pid}/fd/{fd}")
+            if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as fh:
+                return int(fh.readline().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
 def holds_open(pid: int, target: Path) -> bool:
     """Whether process ``pid`` has ``target`` (same device and inode) open (Linux, /proc)."""
     try:
-        st = os.stat(target)
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
+        return fd_position(pid, target) is not None
+    except OSError:  # the target itself is gone
+        return False
+
+
+def listener_up(http: httpx.Client) -> bool:
+    """Whether relay's local listener answers (503 too: up, and saying what is wrong)."""
+    try:
+        return http.get("/healthz", timeout=1).status_code in (200, 503)
+    except httpx.TransportError:
         return False
     for fd in fds:
         try:

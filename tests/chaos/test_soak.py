@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from relay.samples import simple_report_rows, write_simple_report
-from tests.chaos.support import RelayRun, free_port, holds_open, wait_until
+from tests.chaos.support import RelayRun, free_port, holds_open, listener_up, wait_until
 from tests.helpers.stub_server import http_client, stub_server
 
 TOKEN = "chaos-intake-token-0123456789"
@@ -169,11 +169,14 @@ def unreachable(db: Path) -> int:
                                 "AND detail LIKE 'could not reach%'")[0][0])
 
 
-def listener_up(http: httpx.Client) -> bool:
-    try:
-        return http.get("/healthz", timeout=1).status_code in (200, 503)  # 503: up, and saying what is wrong
-    except httpx.TransportError:
-        return False
+def next_piece(writer: tuple[subprocess.Popen[str], int]) -> tuple[subprocess.Popen[str], int] | None:
+    """Let a slow exporter write its next piece; the writer with the pieces it has left, or None."""
+    proc, left = writer
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().startswith("wrote")
+    return (proc, left - 1) if left > 1 else None
 
 
 @pytest.mark.slow
@@ -410,11 +413,8 @@ def test_soak_files_replaced_truncated_and_slow_written_under_sigkills(tmp_path,
                     pending_writer = (proc, 3)
                     required.update((r["Result_ID"], r) for r in slow)
                 else:
-                    proc, left = pending_writer
-                    proc.stdin.write("go\n")
-                    proc.stdin.flush()
-                    assert proc.stdout.readline().startswith("wrote")
-                    pending_writer = (proc, left - 1) if left > 1 else None
+                    proc = pending_writer[0]
+                    pending_writer = next_piece(pending_writer)
                     if pending_writer is None:
                         proc.stdin.close()
                         assert proc.wait(30) == 0
@@ -432,11 +432,7 @@ def test_soak_files_replaced_truncated_and_slow_written_under_sigkills(tmp_path,
                 relay.kill()
                 kills += 1
             while pending_writer is not None:  # the last exporter finishes while relay is down
-                proc, left = pending_writer
-                proc.stdin.write("go\n")
-                proc.stdin.flush()
-                assert proc.stdout.readline().startswith("wrote")
-                pending_writer = (proc, left - 1) if left > 1 else None
+                pending_writer = next_piece(pending_writer)
             for proc in writers:
                 if proc.stdin and not proc.stdin.closed:
                     proc.stdin.close()

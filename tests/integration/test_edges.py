@@ -14,14 +14,13 @@ import subprocess
 import threading
 from pathlib import Path
 
-import httpx
 import pytest
 
 from relay.delivery import wire
 from relay.hashing import encode_values, row_hash
 from relay.samples import simple_report_csv_bytes, simple_report_rows, write_simple_report
 from relay.store.models import Member
-from tests.chaos.support import RelayRun, free_port, relay_cmd, relay_env, wait_until
+from tests.chaos.support import RelayRun, fd_position, free_port, listener_up, relay_cmd, relay_env, wait_until
 from tests.helpers.stub_server import http_client, stub_server
 
 TOKEN = "edges-intake-token-0123456789"
@@ -45,25 +44,6 @@ def ids(rows) -> set[str]:
 
 def held_ids(stub) -> list[str]:
     return [item["tracking_id"] for item in stub.all_items()]
-
-
-def fd_position(pid: int, target: Path) -> int | None:
-    """Where process ``pid`` is reading ``target`` (same device and inode), or None if it is not."""
-    st = os.stat(target)
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return None
-    for fd in fds:
-        try:
-            fst = os.stat(f"/proc/{pid}/fd/{fd}")
-            if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as fh:
-                return int(fh.readline().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return None
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="watches the reader through /proc")
@@ -153,7 +133,7 @@ def test_deleted_outbox_stops_acknowledging(tmp_path):
     relay = RelayRun(cfg, home, err)
     try:
         with http_client(f"http://127.0.0.1:{port}", timeout=10) as local:
-            wait_until(lambda: _up(local), 60, "the listener answering")
+            wait_until(lambda: listener_up(local), 60, "the listener answering")
             body = '{"Result_ID": "R1", "Patient_last_name": "Smith"}'
             assert local.post("/v1/results", content=body, headers={"content-type": "application/json"}).status_code == 202
             for name in ("outbox.db", "outbox.db-wal", "outbox.db-shm"):  # a cleanup script
@@ -168,13 +148,6 @@ def test_deleted_outbox_stops_acknowledging(tmp_path):
         relay.kill()
 
 
-def _up(http: httpx.Client) -> bool:
-    try:
-        return http.get("/healthz", timeout=1).status_code in (200, 503)
-    except httpx.TransportError:
-        return False
-
-
 def test_deleting_a_lock_file_does_not_let_a_second_agent_in(tmp_path):
     port = free_port()
     home, err = tmp_path / "home", tmp_path / "relay.stderr"
@@ -182,7 +155,7 @@ def test_deleting_a_lock_file_does_not_let_a_second_agent_in(tmp_path):
     first = RelayRun(cfg, home, err)
     try:
         with http_client(f"http://127.0.0.1:{port}", timeout=10) as local:
-            wait_until(lambda: _up(local), 60, "the first agent answering")
+            wait_until(lambda: listener_up(local), 60, "the first agent answering")
         for lock in tmp_path.glob("*.lock"):
             lock.unlink()
         cfg2 = tmp_path / "second.toml"
@@ -255,7 +228,7 @@ def _peak_of_four_large_posts(tmp_path: Path, kind: str) -> float:
     try:
         url = f"http://127.0.0.1:{port}"
         with http_client(url, timeout=10) as local:
-            wait_until(lambda: _up(local), 60, "the listener answering")
+            wait_until(lambda: listener_up(local), 60, "the listener answering")
             warm = large_bodies("csv", 1)[0]
             warm = warm[:warm.index(b"\r\n", 100_000) + 2].replace(b"-0,", b"-w,")
             assert local.post("/v1/results", content=warm, headers={"content-type": "text/csv"}).status_code == 202
@@ -295,7 +268,7 @@ def test_a_body_that_never_ends_is_timed_out(tmp_path):
     relay = RelayRun(cfg, home, err)
     try:
         with http_client(f"http://127.0.0.1:{port}", timeout=10) as local:
-            wait_until(lambda: _up(local), 60, "the listener answering")
+            wait_until(lambda: listener_up(local), 60, "the listener answering")
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(b"POST /v1/results HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
                          b"Content-Length: 1000\r\n\r\nResult_ID\r\n")
