@@ -302,12 +302,7 @@ def read_json(data: Body, *, intake_format: str, tracking_column: str | None = N
     del text
     if isinstance(value, dict):
         return [_item(_check(value, "item 1", csv_intake, odd), csv_intake, None, tracking_column)]
-    if not isinstance(value, list):
-        raise BodyRejected(f"the body is {kind_of(value)}; send a JSON object or an array of objects")
-    if not value:
-        raise BodyRejected("the body is an empty array; it holds no results")
-    if len(value) > MAX_ITEMS:
-        raise _too_many(len(value))
+    _check_array(value)
     items: list[NewItem] = []
     for n in range(len(value)):
         obj, value[n] = value[n], None  # each parsed result is let go of once it is an item
@@ -343,15 +338,20 @@ def _array(raw: bytes | bytearray, csv_intake: bool, tracking_column: str | None
         values.close()
 
 
-def _whole_array(text: str, csv_intake: bool, tracking_column: str | None) -> list[NewItem]:
-    """The body read whole, for the cases ``_array`` leaves to it (errors, limits, empty)."""
-    value, odd = _loads(text, "the body")
+def _check_array(value: object) -> None:
+    """A body that is not an array of at most MAX_ITEMS results is refused, saying why."""
     if not isinstance(value, list):
         raise BodyRejected(f"the body is {kind_of(value)}; send a JSON object or an array of objects")
     if not value:
         raise BodyRejected("the body is an empty array; it holds no results")
     if len(value) > MAX_ITEMS:
         raise _too_many(len(value))
+
+
+def _whole_array(text: str, csv_intake: bool, tracking_column: str | None) -> list[NewItem]:
+    """The body read whole, for the cases ``_array`` leaves to it (errors, limits, empty)."""
+    value, odd = _loads(text, "the body")
+    _check_array(value)
     return [_item(_check(obj, f"item {n}", csv_intake, odd), csv_intake, None, tracking_column)
             for n, obj in enumerate(value, start=1)]
 

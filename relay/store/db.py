@@ -48,7 +48,7 @@ class Database:
         self.path = path
         self.lock = threading.RLock()
         self._riders: list[tuple[str, tuple[object, ...]]] = []  # see ride_along
-        self._riders_lock = threading.Lock()  # not self.lock: a rider never waits for a commit
+        self._side_lock = threading.Lock()  # riders and readers; never self.lock, which a writer holds
         self.readonly = readonly
         self._local = threading.local()  # each thread's own read connection (see snapshot)
         self._readers: list[sqlite3.Connection] = []
@@ -182,7 +182,7 @@ class Database:
     def ride_along(self, sql: str, params: tuple[object, ...]) -> None:
         """A small write that needs no durable commit of its own (a request count): it is made in
         the next write transaction of this connection, and lost with it if that one fails."""
-        with self._riders_lock:
+        with self._side_lock:
             self._riders.append((sql, params))
 
     @contextlib.contextmanager
@@ -197,7 +197,7 @@ class Database:
                 raise translate(exc, self.path) from exc
             outer, self._writing_thread = self._writing_thread, threading.get_ident()
             try:
-                with self._riders_lock:
+                with self._side_lock:
                     riders, self._riders = self._riders, []
                 for sql, params in riders:
                     self.conn.execute(sql, params)
@@ -252,7 +252,7 @@ class Database:
                 self.ensure_present()  # never opens (and so never makes) a file that is not the outbox
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                        check_same_thread=False)
-                with self._riders_lock:  # not self.lock: that one a writer holds
+                with self._side_lock:
                     self._readers.append(conn)
                 self._local.reader = conn
             yield conn
