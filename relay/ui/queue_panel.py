@@ -158,7 +158,7 @@ class QueuePanel(QWidget):
         esc.activated.connect(self.search.clear)
 
         session.statsChanged.connect(self._stats_changed)
-        session.worker.busyChanged.connect(lambda _: self._update_buttons())
+        session.worker.busyChanged.connect(self._on_busy_changed)  # a method: Qt drops it with the panel
         session.started.connect(self._update_buttons)
         session.started.connect(self._reload_failed)
         session.configChanged.connect(self._config_changed)
@@ -390,6 +390,9 @@ class QueuePanel(QWidget):
         else:
             self.detail.clear("Select a result to see its fields and history."
                               if self.current.kind != "files" else "Select a file to see what became of it.")
+        self._update_buttons()
+
+    def _on_busy_changed(self, _label: str) -> None:
         self._update_buttons()
 
     def _update_buttons(self) -> None:
