@@ -37,10 +37,12 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _watch_stdin() -> None:
+    # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader holds its lock, and
+    # the interpreter aborts at exit when it cannot take that lock (however the module ended).
     try:
-        while sys.stdin.buffer.read(4096):
+        while os.read(0, 4096):
             pass
-    except (OSError, ValueError):
+    except OSError:
         pass
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -85,17 +85,22 @@ def start_stub(folder: Path, token: str) -> tuple[subprocess.Popen[str], str]:
     process group of its own, so a Ctrl-C in the terminal reaches the demo, which stops the agent
     first and the stub after it."""
     env = dict(os.environ, RELAY_GUARD_PARENT=str(os.getpid()))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.child_guard", "server_stub", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(folder / "stub.db"), "--token", token, "--log", str(folder / "stub-requests.log")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-        **_own_group(),
-    )
+    said = folder / "stub-output.log"  # what the stub says on its standard error, for a person
+    with said.open("ab") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "relay.child_guard", "server_stub", "--host", "127.0.0.1", "--port", "0",
+             "--db", str(folder / "stub.db"), f"--token={token}",  # "=": a token may begin with "-"
+             "--log", str(folder / "stub-requests.log")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
+            **_own_group(),
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on "):
         stop_stub(proc)
-        raise RuntimeError(f"the receiving stub did not start ({line or 'no output'})")
+        tail = said.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"the receiving stub did not start ({line or 'no output'}; exit code "
+                           f"{proc.returncode}; {said}: {' | '.join(tail) or 'empty'})")
     return proc, line.removeprefix("listening on ")
 
 

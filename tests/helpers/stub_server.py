@@ -260,7 +260,7 @@ class RunningStub:
             if key == "db" or value is None:
                 continue
             if key in flags:
-                args += [flags[key], str(value)]
+                args.append(f"{flags[key]}={value}")  # one word: a value may begin with "-"
             elif key == "maintenance":
                 for window in value:
                     args += ["--maintenance", window]

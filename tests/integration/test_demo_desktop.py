@@ -93,11 +93,13 @@ def test_demo_stub_does_not_outlive_a_killed_demo(tmp_path, x_display):
     folder = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "RELAY_TOKEN")}
     env.update(DISPLAY=x_display, RELAY_HOME=str(tmp_path / "home"))
-    demo = subprocess.Popen([sys.executable, "-m", "relay", "demo", "--folder", str(folder)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    said = tmp_path / "demo-output.txt"
+    with said.open("wb") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "relay", "demo", "--folder", str(folder)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: (folder / "inbox" / "processed").exists() or demo.poll() is not None, 60)
-        assert demo.poll() is None
+        assert demo.poll() is None, f"the demo ended ({demo.returncode}):\n{said.read_text(errors='replace')}"
         assert _processes_mentioning(str(folder))
         demo.kill()
         demo.wait()
