@@ -21,6 +21,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
 from relay.delivery.destinations.http_client import make_http_client
+from relay.delivery.destinations.oauth import OAuthFailed
 from relay.delivery.fit import check_formats, listener_format
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
@@ -119,7 +120,7 @@ class Agent:
                 self.sources.append(source)
             if self.config.heartbeat.url:
                 self.heartbeat = Heartbeat(self.config, status=self.stats, agent_id=self.outbox.agent_id(),
-                                           token=self._token, clock=self.clock)
+                                           token=self._heartbeat_credential, clock=self.clock)
                 self.heartbeat.start()
         except BaseException:
             self.stop()
@@ -286,6 +287,22 @@ class Agent:
         done = self.person.discard(ids, now=self.clock.now(), actor=actor, reason=reason)
         self.events.emit(CountsChanged(self.clock.now()))
         return done
+
+    def _heartbeat_credential(self) -> str | None:
+        """What a heartbeat to the intake's own host carries: the stored token, or under oauth-jwt
+        the sender's access token (asked of the token endpoint when none is held), never the
+        private key. None when there is none to be had: the heartbeat goes without."""
+        if self.config.intake.auth != "oauth-jwt":
+            return self._token()
+        tokens = getattr(self.destination, "tokens", None)
+        if tokens is None:
+            return None
+        try:
+            token: str = tokens.token()
+        except OAuthFailed as exc:  # the sender says why where it matters (a pause with the reason)
+            log.debug("heartbeat: no access token (%s)", exc)
+            return None
+        return token
 
     def set_token(self, token: str) -> None:
         credentials.set_token(token)

@@ -3,7 +3,8 @@
 Sites sit behind NAT, so the intake side cannot ask them; they tell it. A small thread of its own,
 with its own HTTP client: a heartbeat that fails is logged once per incident and never touches
 delivery. When the heartbeat goes to the intake's own host it carries the intake's credential in
-the intake's way (``intake.auth``), read from the keyring or RELAY_TOKEN like the sender's.
+the intake's way (``intake.auth``), read from the keyring or RELAY_TOKEN like the sender's; under
+``oauth-jwt`` it is the sender's access token, as a bearer token.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def same_host(a: str | None, b: str | None) -> bool:
 
 
 def auth_headers(auth: str, token: str | None) -> dict[str, str]:
-    if token and auth == "bearer":
+    """``token``: the stored token, or under oauth-jwt an access token (a bearer token too)."""
+    if token and auth in ("bearer", "oauth-jwt"):
         return {"Authorization": f"Bearer {token}"}
     if token and auth == "functions-key":
         return {"x-functions-key": token}

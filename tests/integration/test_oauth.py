@@ -114,3 +114,30 @@ def test_the_stub_refuses_a_reused_jti_and_takes_only_its_own_tokens(keyring_wit
     assert first.status_code == 200 and first.json()["expires_in"] == 300
     assert again.status_code == 401 and "jti was used before" in again.json()["error_description"]
     assert ok.status_code == 201 and forged.status_code == 401
+
+
+def test_a_heartbeat_to_the_intakes_host_carries_the_access_token(tmp_path, keyring_with_key):
+    """Under oauth-jwt the stub's POST /api/agents takes only an access token it issued: the
+    heartbeat carries the sender's (the private key stays in the keyring, never on the wire)."""
+    from relay.agent import Agent
+    from tests.helpers.waiting import wait_until
+
+    with stub_server(jwt_keys=[(CLIENT, keyring_with_key.public_pem())], token_ttl_s=300) as stub:
+        config = from_dict({"intake": {"url": stub.url, "auth": "oauth-jwt", "timeout_s": 10,
+                                       "oauth": {"token_url": stub.base_url + "/api/token",
+                                                 "scope": "org.sender.report", "client_id": CLIENT}},
+                            "store": {"path": str(tmp_path / "o.db")}, "listener": {"enabled": False},
+                            "heartbeat": {"url": stub.base_url + "/api/agents", "site": "Clinic East",
+                                          "every_s": 60}}, None)
+        with Agent(config, token=credentials.get_token) as agent:
+            assert agent.heartbeat is not None
+            assert wait_until(lambda: agent.heartbeat.sent >= 1)
+            agent_id = agent.box.agent_id()
+        stats = stub.stats()
+        with httpx.Client(base_url=stub.base_url, timeout=10) as http:
+            bare = http.post("/api/agents", json={"agent_id": "x", "site": "y", "version": "1", "every_s": 60,
+                                                  "sent_at": "2026-12-06T00:00:00Z", "status": {}})
+            listed = http.get("/api/agents").json()["agents"]
+    assert bare.status_code == 401  # the stub does want a credential here
+    assert [a["agent_id"] for a in listed] == [agent_id] and listed[0]["site"] == "Clinic East"
+    assert stats["tokens"]["issued"] >= 1 and stats["tokens"]["refused"] == 0
