@@ -233,6 +233,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         check_ingest(config, Path(name).expanduser().resolve())
     rejected = missing = 0
     totals = [0, 0, 0]
+    units: set[str] = set()  # what the rejected counts are: CSV rows, HL7 messages, or both
     with _outbox(config, check="auto") as outbox:
         for name in args.files:
             path = Path(name).expanduser().resolve()
@@ -252,8 +253,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 totals[0] += outcome.accepted
                 totals[1] += outcome.duplicates
                 totals[2] += outcome.rows_rejected
+                units.add(outcome.unit)
     if len(args.files) > 1:
-        print(f"total: {totals[0]} accepted, {totals[1]} duplicate, {totals[2]} rejected row(s); "
+        unit = " or ".join(f"{u}(s)" for u in sorted(units or {"row"}, reverse=True))
+        print(f"total: {totals[0]} accepted, {totals[1]} duplicate, {totals[2]} rejected {unit}; "
               f"{rejected} file(s) rejected whole")
     return 1 if rejected or missing else 0
 

@@ -141,3 +141,20 @@ def test_discard_sets_failed_items_aside_and_retry_brings_them_back(capsys, cfg,
         assert box.db.conn.execute("SELECT actor, action, item_id, detail FROM audit WHERE item_id = 1 "
                                    "ORDER BY id").fetchall() == [("cli", "discard", 1, "test record"),
                                                                  ("cli", "retry", 1, None)]
+
+
+def test_ingest_totals_name_what_was_rejected(capsys, cfg, tmp_path):
+    from relay import samples_hl7
+
+    hl7 = tmp_path / "lab.hl7"
+    hl7.write_text(samples_hl7.message(1) + "\rnot a segment\r" + samples_hl7.message(2) + "\r")
+    other = tmp_path / "more.hl7"
+    other.write_text(samples_hl7.message(3) + "\r")
+    code, out, _ = run(capsys, "--config", str(cfg), "ingest", str(hl7), str(other))
+    assert code == 0, out
+    assert "total: 2 accepted, 0 duplicate, 1 rejected message(s); 0 file(s) rejected whole" in out
+    rows = write_simple_report(tmp_path / "rows.csv", 2)
+    third = tmp_path / "third.hl7"
+    third.write_text(samples_hl7.message(4) + "\r")
+    code, out, _ = run(capsys, "--config", str(cfg), "ingest", str(rows), str(third))
+    assert "total: 3 accepted, 0 duplicate, 0 rejected row(s) or message(s); 0 file(s)" in out
