@@ -34,9 +34,14 @@ class AppActions(QObject):
         self.open_folder.triggered.connect(session.open_watched_folder)
         self.refresh.triggered.connect(session.request_refresh)
         session.statsChanged.connect(self.update_from)
-        session.started.connect(lambda: self.update_from(session.stats))
-        session.configChanged.connect(lambda _: self.update_from(session.stats))
+        # Methods, not lambdas: Qt drops a method's connection when this object goes (a lambda
+        # would outlive it and be called on deleted actions at teardown).
+        session.started.connect(self._update_from_session)
+        session.configChanged.connect(self._update_from_session)
         self.update_from({})
+
+    def _update_from_session(self, *_: object) -> None:
+        self.update_from(self.session.stats)
 
     def update_from(self, stats: dict[str, Any]) -> None:
         running = self.session.running

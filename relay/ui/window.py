@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QGuiApplication, QKeySequence, QShortcut
@@ -26,6 +26,9 @@ from relay.ui.queue_panel import QueuePanel
 from relay.ui.session import Session
 from relay.ui.status_text import look
 from relay.ui.summary import SummaryBar
+
+if TYPE_CHECKING:
+    from relay.config import Config
 
 log = logging.getLogger("relay.ui")
 
@@ -111,7 +114,7 @@ class MainWindow(QMainWindow):
         session.statsChanged.connect(self._stats_changed)
         session.message.connect(self.show_message)
         session.worker.busyChanged.connect(self._busy_changed)
-        session.configChanged.connect(lambda c: self._show_outbox(c.store.path))
+        session.configChanged.connect(self._config_changed)  # a method: dropped with the window
         self.panel.model.pageLoaded.connect(self._check_populated)
         self._populated = False
 
@@ -137,6 +140,9 @@ class MainWindow(QMainWindow):
         for name, splitter in self.panel.splitters().items():
             s.setValue(f"splitters/{name}", splitter.saveState())
         s.sync()
+
+    def _config_changed(self, config: Config) -> None:
+        self._show_outbox(config.store.path)
 
     def _show_outbox(self, path: object) -> None:
         # A long path is shortened in the middle rather than widening the window; the tooltip has it all.
