@@ -101,8 +101,11 @@ def test_item_rejects_fail_only_the_bad_rows(tmp_path):
         agent.start()
         try:
             total = fill(agent, tmp_path, files=1, rows=200)
-            wait_until(lambda: agent.stats()["pending"] == 0 and agent.stats()["sending"] == 0, timeout=30)
-            snap = agent.stats()
+            def settled():  # one snapshot: two reads could straddle a batch's answer (items requeued)
+                now = agent.stats()
+                return now if now["pending"] == 0 and now["sending"] == 0 else None
+
+            snap = wait_until(settled, timeout=30)
         finally:
             agent.stop()
         stats = stub.stats()
