@@ -12,7 +12,8 @@
     file per transaction, then POSTs 500-row batches, one commit per answered batch. Both load their
     modules before the clock starts.
 Each side runs in its own process; rounds alternate the sides (a shared, noisy machine) and the
-medians are printed with their ratios. ``--before PATH``: a second relay tree (e.g. the commit
+medians are printed with their ratios, and for (a) each side's process CPU in the timed part (every
+thread; the stub's own is apart). ``--before PATH``: a second relay tree (e.g. the commit
 before a change, from ``git archive``) measured as a third side in the same rounds. Temporary
 folders are removed. Figures only; nothing is asserted.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,22 +73,28 @@ def worker(job: str, side: str, work: Path, items: int, url: str | None, files: 
         import httpx  # noqa: F401
         from plain import plain_pipeline
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         sent = plain_pipeline(folder, work / "plain.db", url, TOKEN)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     else:
         import relay.agent  # noqa: F401
         import relay.config  # noqa: F401
         import relay.ingest.files  # noqa: F401
         import relay.ingest.watcher  # noqa: F401
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         relay_pipeline(folder, work, url)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
         sent = relay_counts(work, files)
     if sent != items // files * files:
         raise SystemExit(f"{side} sent {sent} of {items // files * files} items")
-    return {"total": elapsed, "sent": sent}
+    return {"total": elapsed, "sent": sent, "cpu": cpu}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def relay_pipeline(folder: Path, work: Path, url: str) -> None:
@@ -180,10 +188,14 @@ def main() -> None:
     sides = ["relay", "plain"] + (["before"] if args.before else [])
     for job in args.only.split(","):
         times: dict[str, list[float]] = {s: [] for s in sides}
+        cpus: dict[str, list[float]] = {s: [] for s in sides}
         for round_no in range(args.rounds):
             order = sides if round_no % 2 == 0 else sides[::-1]
             for side in order:
-                times[side].append(run_side(job, side, args)["total"])
+                result = run_side(job, side, args)
+                times[side].append(result["total"])
+                if "cpu" in result:
+                    cpus[side].append(result["cpu"])
                 print(f"  {job} round {round_no + 1} {side}: {times[side][-1]:.2f} s", file=sys.stderr, flush=True)
         rate = {s: args.items / statistics.median(t) for s, t in times.items()}
         what = ("add+claim+complete, batches of 500 (b)" if job == "life"
@@ -194,6 +206,11 @@ def main() -> None:
             line += (f"; before {rate['before']:,.0f} items/s (before/hand-written "
                      f"{rate['before'] / rate['plain']:.2f}x, after/before {rate['relay'] / rate['before']:.2f}x)")
         print(f"{line} [{args.items:,} items, medians of {args.rounds} alternating rounds]", flush=True)
+        if all(cpus.values()):  # the process's CPU in the timed part (the stub's own is apart)
+            print("  CPU in the timed part: " + ", ".join(
+                f"{s} {statistics.median(c):.2f} s ({statistics.median(c) / statistics.median(times[s]):.0%} of "
+                f"its time, {statistics.median(c) / args.items * 1e6:.0f} µs an item)" for s, c in cpus.items()),
+                flush=True)
 
 
 if __name__ == "__main__":
