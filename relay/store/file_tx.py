@@ -57,7 +57,8 @@ class TransactionHost(Protocol):
 
     def _column_set_id(self, conn: sqlite3.Connection, columns: tuple[str, ...]) -> int: ...
 
-    def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]: ...
+    def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float,
+                   keys: Sequence[int] | None = None) -> dict[str, int]: ...
 
 
 _HEX = "0123456789abcdef"
@@ -177,12 +178,14 @@ class FileTransaction:
             return
         conn, now = self._ensure_begun(), self._now
         name, _, _, _, source = self._meta
-        known = self._outbox._originals(conn, [r[3] for r in rows], now)
+        hashes = [r[3] for r in rows]
+        keys = [hash_key(h) for h in hashes]  # once a row: for the duplicate lookup and the insert
+        known = self._outbox._originals(conn, hashes, now, keys)
         inserts: list[ItemRow] = []
         payloads: list[PayloadRow] = []
         dups: list[DuplicateRow] = []
         item_id = self._next_id
-        for line, payload, tracking_id, content_hash, wire in rows:
+        for (line, payload, tracking_id, content_hash, wire), key in zip(rows, keys):
             original = known.get(content_hash)
             if original is not None:
                 dups.append((content_hash, original, source, name, self.file_id, line, tracking_id, now))
@@ -190,7 +193,7 @@ class FileTransaction:
             if self._outbox.dedupe_window_s > 0:
                 known[content_hash] = item_id  # a second copy inside this chunk
             inserts.append((item_id, source, name, self.file_id, line, self._client, tracking_id, content_hash,
-                            self._cs_id, self._group, now, now, now, self._kind, hash_key(content_hash)))
+                            self._cs_id, self._group, now, now, now, self._kind, key))
             payloads.append((item_id, payload, wire))
             item_id += 1
         self._next_id = item_id

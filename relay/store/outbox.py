@@ -100,13 +100,15 @@ class Outbox(BatchTransitions, Queries, Tallies):
 
     # -- adding items -----------------------------------------------------------------------
 
-    def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float) -> dict[str, int]:
-        """content hash -> id of the item accepted within the window, for those already known."""
+    def _originals(self, conn: sqlite3.Connection, hashes: Sequence[str], now: float,
+                   keys: Sequence[int] | None = None) -> dict[str, int]:
+        """content hash -> id of the item accepted within the window, for those already known.
+        ``keys``: the hashes' ``hash_key`` values, when the caller has them already."""
         if self.dedupe_window_s <= 0 or not hashes:
             return {}
         found: dict[str, int] = {}
         wanted = set(hashes)
-        keys = list({hash_key(h) for h in wanted})
+        keys = list(set(keys) if keys is not None else {hash_key(h) for h in wanted})
         for start in range(0, len(keys), 900):
             part = keys[start:start + 900]
             # By the small integer key (schema 4), then the whole hash: another hash may share a key.
