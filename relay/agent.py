@@ -21,7 +21,6 @@ from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.delivery.destinations import Destination, DestinationContext, open_destination
 from relay.delivery.destinations.http_client import make_http_client
-from relay.delivery.destinations.oauth import OAuthFailed
 from relay.delivery.fit import check_formats, listener_format
 from relay.delivery.sender import Sender
 from relay.events import CountsChanged, EventBus, Paused, Problem, Resumed
@@ -290,17 +289,22 @@ class Agent:
 
     def _heartbeat_credential(self) -> str | None:
         """What a heartbeat to the intake's own host carries: the stored token, or under oauth-jwt
-        the sender's access token (asked of the token endpoint when none is held), never the
-        private key. None when there is none to be had: the heartbeat goes without."""
+        the sender's access token, never the private key. The heartbeat asks the token endpoint
+        itself only when the sender holds no good token and is not paused (a refused assertion
+        pauses the sender: it is not asked again every heartbeat). None when there is none to be
+        had: the heartbeat goes without."""
         if self.config.intake.auth != "oauth-jwt":
             return self._token()
         tokens = getattr(self.destination, "tokens", None)
         if tokens is None:
             return None
+        held: str | None = tokens.held()
+        if held is not None or self.sender is None or self.sender.state.state == "paused":
+            return held
         try:
             token: str = tokens.token()
-        except OAuthFailed as exc:  # the sender says why where it matters (a pause with the reason)
-            log.debug("heartbeat: no access token (%s)", exc)
+        except Exception as exc:  # noqa: BLE001  (the sender says why where it matters; a heartbeat goes without)
+            log.debug("heartbeat: no access token (%s)", type(exc).__name__)
             return None
         return token
 

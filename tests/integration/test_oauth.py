@@ -141,3 +141,28 @@ def test_a_heartbeat_to_the_intakes_host_carries_the_access_token(tmp_path, keyr
     assert bare.status_code == 401  # the stub does want a credential here
     assert [a["agent_id"] for a in listed] == [agent_id] and listed[0]["site"] == "Clinic East"
     assert stats["tokens"]["issued"] >= 1 and stats["tokens"]["refused"] == 0
+
+
+def test_heartbeats_do_not_ask_again_for_a_token_the_endpoint_refused(tmp_path):
+    """The token endpoint refuses relay's assertion (a key it does not know): the sender pauses
+    with the reason, and later heartbeats go without a credential instead of asking again."""
+    from relay.agent import Agent
+    from tests.helpers.waiting import wait_until
+
+    with memory_keyring():
+        store(generate())  # the key relay signs with
+        registered = generate()  # the key the intake knows: another one
+        with stub_server(jwt_keys=[(CLIENT, registered.public_pem())], token_ttl_s=300) as stub:
+            config = from_dict({"intake": {"url": stub.url, "auth": "oauth-jwt", "timeout_s": 10,
+                                           "oauth": {"token_url": stub.base_url + "/api/token",
+                                                     "scope": "org.sender.report", "client_id": CLIENT}},
+                                "store": {"path": str(tmp_path / "o.db")}, "listener": {"enabled": False},
+                                "heartbeat": {"url": stub.base_url + "/api/agents", "every_s": 3600}}, None)
+            with Agent(config, token=credentials.get_token) as agent:
+                agent.box.add_items([new_item(1)], source="file", client="lab", now=agent.clock.now())
+                agent.new_work()
+                assert "refused relay's client assertion" in wait_until(lambda: agent.stats()["paused_reason"])
+                asked = stub.stats()["tokens"]["refused"]
+                assert asked >= 1
+                assert [agent.heartbeat.beat() for _ in range(3)] == [False] * 3  # 401: no credential
+                assert stub.stats()["tokens"]["refused"] == asked

@@ -68,6 +68,18 @@ class TokenSource:
                 self._good_until = now + max(0.0, lifetime - min(REFRESH_MARGIN_S, lifetime / 2))
             return self._token
 
+    def held(self) -> str | None:
+        """The token held, while it is still good; never asks the endpoint (and never waits for a
+        request another thread has made of it)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._token is not None and self.clock.now() < self._good_until:
+                return self._token
+            return None
+        finally:
+            self._lock.release()
+
     def invalidate(self, token: str | None) -> None:
         """The intake refused ``token``: the next ``token()`` asks for a fresh one."""
         with self._lock:
