@@ -85,8 +85,8 @@ def start_stub(folder: Path, token: str) -> tuple[subprocess.Popen[str], str]:
     process group of its own, so a Ctrl-C in the terminal reaches the demo, which stops the agent
     first and the stub after it."""
     env = dict(os.environ, RELAY_GUARD_PARENT=str(os.getpid()))
-    said = folder / "stub-output.log"  # what the stub says on its standard error, for a person
-    with said.open("ab") as errors:
+    said = folder / "stub-output.log"  # what the stub says on its standard error, this run's only
+    with said.open("wb") as errors:
         proc = subprocess.Popen(
             [sys.executable, "-m", "relay.child_guard", "server_stub", "--host", "127.0.0.1", "--port", "0",
              "--db", str(folder / "stub.db"), f"--token={token}",  # "=": a token may begin with "-"
