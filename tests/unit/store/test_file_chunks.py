@@ -26,13 +26,6 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(file_tx, "ROWS_PER_STATEMENT", 3)
 
 
-@pytest.fixture
-def box(tmp_path):
-    b = Outbox(tmp_path / "outbox.db")
-    yield b
-    b.close()
-
-
 def transaction(box, name="f.csv", file_hash="h"):
     return box.file_transaction(name=name, path=None, file_hash=file_hash, size=1, source="watch", client="c",
                                 columns=COLUMNS, now=T0)

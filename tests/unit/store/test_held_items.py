@@ -8,17 +8,9 @@ import pytest
 
 from relay.errors import EnvironmentProblem
 from relay.store.models import BatchSpec
-from relay.store.outbox import Outbox
 from tests.helpers.builders import csv_build, new_item
 
 T0 = 1_767_225_600.0
-
-
-@pytest.fixture
-def outbox(tmp_path):
-    box = Outbox(tmp_path / "outbox.db")
-    yield box
-    box.close()
 
 
 def test_held_items_become_sent_failed_ones_fail_and_the_rest_go_back(outbox):

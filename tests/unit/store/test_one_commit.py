@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-import pytest
 
 import relay.store.batches as batches_mod
 from relay.delivery.wire import BUILDERS, by_kind
@@ -18,13 +17,6 @@ from tests.helpers.commits import count_transactions
 
 T0 = 1_767_225_600.0
 BUILD = by_kind(BUILDERS["csv"])
-
-
-@pytest.fixture
-def box(tmp_path):
-    b = Outbox(tmp_path / "o.db")
-    yield b
-    b.close()
 
 
 def test_an_answer_and_the_next_claim_are_one_commit(box):
@@ -56,7 +48,7 @@ def test_when_the_next_batch_cannot_be_built_the_answer_still_stands(box):
     assert [box.get_item(i).state for i in range(1, 5)] == ["sent", "sent", "pending", "pending"]
 
 
-def test_a_batch_formed_from_a_snapshot_never_takes_an_item_changed_meanwhile(box, tmp_path, monkeypatch):
+def test_a_batch_formed_from_a_snapshot_never_takes_an_item_changed_meanwhile(box, monkeypatch):
     """Between the snapshot and the write transaction a person (another process) discards one of
     the items: the batch is formed again inside the transaction, without it."""
     box.add_items([new_item(n) for n in range(3)], source="t", client="c", now=T0)
@@ -69,7 +61,7 @@ def test_a_batch_formed_from_a_snapshot_never_takes_an_item_changed_meanwhile(bo
     def prepare_then_meddle(self, **kw):
         prepared = real(self, **kw)
         assert prepared is not None and [m.id for m in prepared.used] == [1, 2, 3]
-        with Outbox(tmp_path / "o.db") as other:
+        with Outbox(box.path) as other:
             other.db.conn.execute("UPDATE items SET state = 'discarded' WHERE id = 2")
         return prepared
 
@@ -79,10 +71,10 @@ def test_a_batch_formed_from_a_snapshot_never_takes_an_item_changed_meanwhile(bo
     assert b"id-1," not in batch.body and b"id-0," in batch.body and b"id-2," in batch.body  # item n+1 is id-n
 
 
-def test_a_request_count_rides_with_the_next_transaction(box, tmp_path):
+def test_a_request_count_rides_with_the_next_transaction(box):
     box.count_intake_request("delivered", later=True)
     key = INTAKE_REQUESTS + "delivered"
-    reader = sqlite3.connect(tmp_path / "o.db")
+    reader = sqlite3.connect(box.path)
     try:
         assert reader.execute("SELECT value FROM control WHERE key = ?", (key,)).fetchone() is None
         box.set_control({"anything": "1"})  # the next write transaction carries it

@@ -13,13 +13,6 @@ from tests.helpers.builders import COLUMNS, csv_build, new_item
 T0 = 1_767_225_600.0
 
 
-@pytest.fixture
-def outbox(tmp_path):
-    box = Outbox(tmp_path / "outbox.db")
-    yield box
-    box.close()
-
-
 def add(outbox, n, start=0, now=T0, source="listener", client="c", source_name=None):
     return outbox.add_items([new_item(i) for i in range(start, start + n)], source=source, client=client, now=now,
                             source_name=source_name)

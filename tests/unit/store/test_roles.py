@@ -21,12 +21,6 @@ def members(role: type) -> set[str]:
     return {n for n in vars(role) if not n.startswith("_") and callable(getattr(role, n))}
 
 
-@pytest.fixture
-def box(tmp_path):
-    with Outbox(tmp_path / "o.db") as outbox:
-        yield outbox
-
-
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.__name__)
 def test_the_outbox_plays_every_role(box, role):
     assert isinstance(box, role)
@@ -40,11 +34,11 @@ def test_the_roles_together_are_small_and_named_once():
     assert "set_control" not in members(OutboxQueries) and "add_items" not in members(BatchLedger)
 
 
-def test_the_query_view_has_the_queries_and_no_write(box, tmp_path):
+def test_the_query_view_has_the_queries_and_no_write(box):
     ids = box.add_items([new_item(1), new_item(2)], source="listener", client="c", now=T0).ids
     batch = box.claim(now=T0 + 1, lease_s=60, owner="s", limit=1, build=csv_build)
     assert batch is not None
-    with QueryView(tmp_path / "o.db") as view:
+    with QueryView(box.path) as view:
         assert isinstance(view, OutboxQueries)
         for role in (ItemSink, BatchLedger, PersonActions, ControlValues):
             assert not isinstance(view, role), role.__name__
