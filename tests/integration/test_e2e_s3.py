@@ -1,6 +1,7 @@
 """End to end, CSV folder -> ELR -> AIMS-style S3: SimpleReport exports dropped into a watched folder
 while `relay run` (default intake.format, [translate] on, the stored secret in RELAY_TOKEN) is
-SIGKILLed a few times; moto's S3 server on loopback, read back with boto3. Every row lands exactly
+SIGKILLed a few times, each time while an upload is held unanswered (the store then keeps it: the
+answer is lost, not the object); moto's S3 server on loopback, read back with boto3. Every row lands exactly
 once (counted by MSH-10 across the objects), in `.hl7` objects named and tagged per the AIMS
 template of INTERFACE §9."""
 
@@ -11,8 +12,8 @@ from collections import Counter
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.destinations.s3_peers import GatedMotoServer
 from tests.helpers.waiting import wait_until
 from tests.integration.e2e_support import (
     AIMS_NAME,
@@ -32,14 +33,12 @@ ROUNDS, FILES, ROWS = 3, 2, 50
 
 @pytest.fixture
 def s3():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server = GatedMotoServer()
+    url = server.start()
     client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKIDRELAYTEST",
                           aws_secret_access_key=SECRET)
     client.create_bucket(Bucket="aims")
-    yield url, client
+    yield server, url, client
     client.close()
     server.stop()
 
@@ -58,7 +57,7 @@ def delivered(client) -> Counter[str]:
 
 @pytest.mark.slow
 def test_csv_rows_reach_aims_s3_once_each_through_sigkills(tmp_path, s3):
-    url, client = s3
+    gate, url, client = s3
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     cfg = write_config(tmp_path, f'''
@@ -84,18 +83,18 @@ folder = "inbox"
 settle_s = 0
 ''')
     expected: list[str] = []
-    cut_short = 0
     for round_no in range(ROUNDS):
+        gate.hold_after(1)  # one upload goes through, the next is held until relay is killed
+        held = len(gate.held)
         proc = start_relay(tmp_path, cfg, token=SECRET)
         try:
-            before = len(objects(client))
             expected += drop_exports(tmp_path, inbox, round_no * FILES * ROWS, FILES, ROWS)
-            wait_until(lambda: len(objects(client)) > before or proc.poll() is not None, timeout=60)
+            wait_until(lambda: len(gate.held) > held or proc.poll() is not None, timeout=60)
             assert proc.poll() is None, (tmp_path / "relay.log").read_text()
         finally:
             kill(proc)
-        cut_short += sum(delivered(client).values()) < len(expected)
-    assert cut_short, "every round finished before its kill; the test proved nothing"
+            gate.release()
+        assert sum(delivered(client).values()) < len(expected), f"round {round_no} was not cut short"
 
     proc = start_relay(tmp_path, cfg, token=SECRET)
     try:
@@ -104,6 +103,7 @@ settle_s = 0
         assert stop(proc) == 0
 
     got = delivered(client)
+    assert all(gate.puts.count(path) >= 2 for path in gate.held), "a held upload was not sent again"
     assert set(got) == set(expected) and len(expected) == ROUNDS * FILES * ROWS
     assert max(got.values()) == 1, "a row reached the bucket twice"
     name = re.compile(r"InterPartner~ExpandedELR~lab-sender~AIMSPlatform~Prod~Prod~\d{17}~STOP~([0-9a-f-]{36})\.hl7")
