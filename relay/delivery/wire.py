@@ -50,23 +50,38 @@ def _csv_writer() -> tuple[Any, _Lines]:
 _NEEDS_QUOTES = (",", '"', "\r", "\n")  # what makes csv.writer (QUOTE_MINIMAL, this dialect) quote a field
 
 
+def _next_needing_quotes(body: str, start: int) -> int:
+    """The first position at or after ``start`` of a character that makes its field quoted; -1 if none."""
+    first = -1
+    for char in _NEEDS_QUOTES:
+        pos = body.find(char, start)
+        if pos >= 0 and (first < 0 or pos < first):
+            first = pos
+    return first
+
+
 def _encoded_csv_line(body: str) -> str:
     """The CSV line (without its end) of an encoded row's values (``body``: the encoding without its
-    leading separator), exactly as csv.writer writes it, without splitting the row when no value
-    needs quotes. For rows of two or more values (csv.writer writes a single empty value as "")."""
-    quoted: set[int] = set()
-    for char in _NEEDS_QUOTES:
-        pos = body.find(char)
-        while pos >= 0:
-            quoted.add(body.count(UNIT_SEPARATOR, 0, pos))  # the index of the value it is in
-            end = body.find(UNIT_SEPARATOR, pos)
-            pos = body.find(char, end) if end >= 0 else -1
-    if not quoted:
+    leading separator), exactly as csv.writer writes it, without splitting the row into its values:
+    only the fields that need quotes are cut out and quoted. For rows of two or more values
+    (csv.writer writes a single empty value as "")."""
+    pos = _next_needing_quotes(body, 0)
+    if pos < 0:
         return body.replace(UNIT_SEPARATOR, ",")
-    values = body.split(UNIT_SEPARATOR)
-    for i in quoted:
-        values[i] = '"' + values[i].replace('"', '""') + '"'
-    return ",".join(values)
+    parts = []
+    done = 0  # body[:done] is in parts; done is always the start of a field
+    while pos >= 0:
+        start = body.rfind(UNIT_SEPARATOR, done, pos)
+        start = done if start < 0 else start + 1
+        end = body.find(UNIT_SEPARATOR, pos)
+        if end < 0:
+            end = len(body)
+        parts.append(body[done:start])
+        parts.append('"' + body[start:end].replace('"', '""') + '"')
+        done = end
+        pos = _next_needing_quotes(body, end)
+    parts.append(body[done:])
+    return "".join(parts).replace(UNIT_SEPARATOR, ",")  # no value holds the separator (encode_values)
 
 
 def build_csv(items: Sequence[Content], max_bytes: int = MAX_BODY_BYTES) -> BatchSpec:
