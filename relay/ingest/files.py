@@ -20,6 +20,7 @@ from relay.config import TranslateConfig
 from relay.errors import TransientError
 from relay.formats.csv_reader import CsvFile, FileRejected, RowReject, open_csv_stream
 from relay.formats.file_errors import FileChanged
+from relay.ingest import parse_helper
 from relay.ingest.entries import Handle, NotRegular, display_name, not_regular_reason
 from relay.ingest.hl7_files import ingest_hl7_file, is_hl7_file
 from relay.ingest.reports import RejectedRowsWriter, error_name, error_text, private_opener, rejected_rows_name
@@ -96,6 +97,7 @@ def ingest_file(
     report_name: str | None = None,
     file_format: str = "auto",
     translate: TranslateConfig | None = None,
+    read_ahead: Path | None = None,
 ) -> FileOutcome:
     """Read ``path`` into the outbox through one open handle. Raises TransientError when the file
     cannot be read right now (vanished, locked, changed or replaced while read): the caller tries
@@ -104,7 +106,9 @@ def ingest_file(
     ``name`` is what the ledger, the reports and the intake call the file (any name: bytes that are
     not UTF-8 are shown escaped); ``report_name`` the name its reports are written under. HL7 files
     (``file_format`` "hl7", or "auto" and the first bytes say so) give one item per message; with
-    ``translate`` on, each CSV row is sent as the HL7 ELR message made from it (INTERFACE §8, §10)."""
+    ``translate`` on, each CSV row is sent as the HL7 ELR message made from it (INTERFACE §8, §10).
+    ``read_ahead``: the file likely to be read next (a folder's next one), which a large file's
+    row-reading helper may read meanwhile (``relay.ingest.parse_helper``)."""
     label = display_name(name or path.name)
     report_name = report_name or (name or path.name)
     try:
@@ -119,22 +123,28 @@ def ingest_file(
     except OSError as exc:
         raise TransientError(f"{label}: cannot be read right now ({exc.strerror or exc})") from exc
     with handle:
-        outcome = _read(outbox, handle, label, report_name, client, source, now, report_dir, tracking_column,
-                        file_format, translate)
+        try:
+            outcome = _read(outbox, handle, label, report_name, client, source, now, report_dir, tracking_column,
+                            file_format, translate, read_ahead)
+        except parse_helper.HelperStopped:  # nothing of the file was kept: read it here instead
+            outcome = _read(outbox, handle, label, report_name, client, source, now, report_dir, tracking_column,
+                            file_format, translate, helper=False)
     i = handle.identity
     return replace(outcome, identity=(i.dev, i.ino, i.size, i.mtime_ns))
 
 
 def _read(outbox: ItemSink, handle: Handle, label: str, report_name: str, client: str, source: str, now: float,
           report_dir: Path, tracking_column: str | None, file_format: str = "auto",
-          translate: TranslateConfig | None = None) -> FileOutcome:
+          translate: TranslateConfig | None = None, read_ahead: Path | None = None,
+          helper: bool = True) -> FileOutcome:
     path = handle.path
     try:
         if is_hl7_file(handle, file_format):  # HL7 v2 (INTERFACE §8): one item per message
             return ingest_hl7_file(outbox, handle, name=label, client=client, source=source, now=now,
                                    report_dir=report_dir, report_name=report_name)
+        ahead = (read_ahead, tracking_column) if read_ahead is not None and file_format != "hl7" else None
         return _ingest(outbox, handle, label, client, source, now, report_dir, report_name, tracking_column,
-                       translate)
+                       translate, ahead, helper)
     except FileRejected as exc:
         try:
             file_hash, size = stream_sha256(handle.reader()), handle.identity.size
@@ -152,7 +162,8 @@ def _read(outbox: ItemSink, handle: Handle, label: str, report_name: str, client
 
 
 def _ingest(outbox: ItemSink, handle: Handle, name: str, client: str, source: str, now: float, report_dir: Path,
-            report_name: str, tracking_column: str | None, translate: TranslateConfig | None = None) -> FileOutcome:
+            report_name: str, tracking_column: str | None, translate: TranslateConfig | None = None,
+            ahead: tuple[Path, str | None] | None = None, helper: bool = True) -> FileOutcome:
     path = handle.path
     data: CsvFile = open_csv_stream(handle.reader, name, path, tracking_column)
     report = RejectedRowsWriter(report_dir / rejected_rows_name(report_name), data.header)
@@ -167,11 +178,7 @@ def _ingest(outbox: ItemSink, handle: Handle, name: str, client: str, source: st
                 return _already(tx.already_known)
             add = tx.add
             if translation is None:
-                for record in data:
-                    if isinstance(record, RowReject):
-                        report.add(record)
-                    else:
-                        add(record.line, record.canonical, record.tracking_id, record.content_hash)
+                _add_rows(data, handle, add, report, ahead, helper)
             else:
                 refused = _add_translated(data, translation, add, report, now)
             tx.rows_rejected = data.rows_rejected + refused
@@ -190,6 +197,27 @@ def _ingest(outbox: ItemSink, handle: Handle, name: str, client: str, source: st
              name, tx.file_id, data.file_hash[:12], tx.accepted, tx.duplicates, tx.rows_rejected)
     return FileOutcome(name, "accepted", tx.file_id, tx.accepted, tx.duplicates, tx.rows_rejected,
                        data.blank_rows, rows_report=rows_report)
+
+
+def _add_rows(data: CsvFile, handle: Handle, add: Callable[..., None], report: RejectedRowsWriter,
+              ahead: tuple[Path, str | None] | None, helper: bool) -> None:
+    """Each good row into the file's transaction, each rejected row into the report: read by the
+    row-reading helper process when the file is large (``relay.ingest.parse_helper``), else here.
+    A helper that stops mid-file raises HelperStopped (the caller reads the file again here)."""
+    i = handle.identity
+    helped = parse_helper.shared().rows(data, (i.dev, i.ino, i.size, i.mtime_ns), ahead) if helper else None
+    if helped is None:
+        for record in data:
+            if isinstance(record, RowReject):
+                report.add(record)
+            else:
+                add(record.line, record.canonical, record.tracking_id, record.content_hash)
+        return
+    for found in helped:
+        if isinstance(found, RowReject):
+            report.add(found)
+        else:
+            add(*found)
 
 
 def _add_translated(data: CsvFile, translation: RowTranslation, add: Callable[..., None],

@@ -36,6 +36,7 @@ from watchdog.observers.polling import PollingObserver
 from relay.clock import Clock
 from relay.config import TranslateConfig, WatchConfig
 from relay.errors import EnvironmentProblem, TransientError
+from relay.ingest import parse_helper
 from relay.ingest.entries import display_name, ends_with_line_end, kind_of
 from relay.ingest.files import FileOutcome, ingest_file
 from relay.ingest.folders import move_entry, move_unique, unique_name
@@ -144,6 +145,7 @@ class FolderWatcher:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        parse_helper.shared().start()  # ready before the first large file (relay.ingest.parse_helper)
         self._start_observer()
         self._thread = threading.Thread(target=self._run, name=f"relay-watch-{self.folder.name}", daemon=True)
         self._thread.start()
@@ -307,14 +309,14 @@ class FolderWatcher:
                 continue  # the last row may still be being written
             ready.append(path)
         held = writers.writers_of(ready) if ready else set()
-        for path in ready:
+        for path in held.intersection(ready):
+            log.debug("file %s is still open for writing in another program", display_name(path.name))
+        ready = [path for path in ready if path not in held]
+        for at, path in enumerate(ready):
             if self._stop.is_set():
                 break
-            if path in held:
-                log.debug("file %s is still open for writing in another program", display_name(path.name))
-                continue
             cand = self._candidates[path]
-            if self._take_one(path, now):
+            if self._take_one(path, now, ready[at + 1] if at + 1 < len(ready) else None):
                 del self._candidates[path]
                 handled += 1
             else:
@@ -325,11 +327,12 @@ class FolderWatcher:
     def hold_s(self) -> float:
         return max(NO_LINE_END_MIN_S, 10 * self.watch.settle_s)
 
-    def _take_one(self, path: Path, now: float) -> bool:
-        """One file; an error with it is reported and the file tried again later, never stopping
-        the others (only an outbox that cannot take anything stops the pass)."""
+    def _take_one(self, path: Path, now: float, after: Path | None = None) -> bool:
+        """One file (``after``: the one to be taken next, if any); an error with it is reported and
+        the file tried again later, never stopping the others (only an outbox that cannot take
+        anything stops the pass)."""
         try:
-            taken = self._take(path)
+            taken = self._take(path, after)
         except EnvironmentProblem:
             raise
         except Exception as exc:  # noqa: BLE001 - reported, and the folder's other files go on
@@ -374,14 +377,15 @@ class FolderWatcher:
         self.on_file(outcome)
         return True
 
-    def _take(self, path: Path) -> bool:
+    def _take(self, path: Path, after: Path | None = None) -> bool:
         w = self.watch
         report_name = unique_name(w.rejected_folder, path.name)
         w.rejected_folder.mkdir(parents=True, exist_ok=True)
         try:
             outcome = ingest_file(self.outbox, path, client=self.client, source="watch", now=self.clock.now(),
                                   report_dir=w.rejected_folder, tracking_column=w.tracking_column,
-                                  report_name=report_name, file_format=w.format, translate=self.translate)
+                                  report_name=report_name, file_format=w.format, translate=self.translate,
+                                  read_ahead=None if self.translate and self.translate.enabled else after)
         except (TransientError, FileNotFoundError) as exc:
             log.info("file %s not taken yet: %s", display_name(path.name), exc)
             return False

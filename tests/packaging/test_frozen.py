@@ -121,6 +121,40 @@ def test_ingest_then_status(program, site, tmp_path):
     assert (snap["pending"], snap["sent"], snap["files_processed"], snap["paused"]) == (25, 0, 1, False)
 
 
+def test_large_files_are_read_by_the_row_reading_helper(program, site, tmp_path):
+    """The frozen program starts its row-reading helper as ``relay -m relay.ingest.parse_helper``
+    (there is no interpreter to run the module with): the helper answers a request for a large
+    file's rows, and ``relay ingest`` of large files (read by it) takes every row."""
+    from relay.ingest import parse_helper
+
+    config, env = site
+    big = write_simple_report(tmp_path / "big export.csv", 1_500, seed=6)
+    second = write_simple_report(tmp_path / "second.csv", 1_500, seed=6, start=1_500)
+    assert big.stat().st_size >= parse_helper.MIN_BYTES
+    key = (lambda st: (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))(big.stat())
+    from relay.formats.csv_reader import open_csv
+
+    data = open_csv(big)
+    request = ("read", str(big), big.name, None, (key, data.file_hash, data.header, data.tracking_column))
+    with subprocess.Popen([str(program), "-m", parse_helper.MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          env=env) as helper:
+        assert helper.stdin is not None and helper.stdout is not None
+        parse_helper.write_frame(helper.stdin, request)
+        rows, end = 0, None
+        while end is None:
+            frame = parse_helper.read_frame(helper.stdout)
+            assert frame is not None and frame[0] in ("rows", "end"), frame
+            rows += len(frame[1]) if frame[0] == "rows" else 0
+            end = frame if frame[0] == "end" else None
+        helper.stdin.close()
+        assert helper.wait(timeout=30) == 0  # ends when its requests end
+    assert rows == 1_500 and end[1:3] == (1_500, 0)
+
+    out = run(program, env, "--config", str(config), "ingest", str(big), str(second))
+    assert out.returncode == 0, out.stderr
+    assert "big export.csv: 1500 accepted" in out.stdout and "second.csv: 1500 accepted" in out.stdout
+
+
 def test_gui_screenshot(program, site, tmp_path):
     config, env = site
     write_simple_report(tmp_path / "a.csv", 40, seed=4)

@@ -1,0 +1,403 @@
+"""Reading a large CSV file's rows in a helper process.
+
+Parsing and hashing rows is most of what reading a file costs, and Python threads share one
+interpreter lock: while the watcher's thread parses, the senders' threads wait for it between their
+SQLite calls. So the rows of a large file (``MIN_BYTES`` or more) are parsed and hashed in a helper
+process, ``python -m relay.ingest.parse_helper`` (``relay -m relay.ingest.parse_helper`` in the
+frozen build), on another core. The reading thread keeps everything else: the probe and header
+(``open_csv_stream`` over its own handle), the file transaction, the rejected-rows report, and the
+last look that the file did not change before the commit.
+
+- The helper reads the file by its path with the same reader and answers only if it read the file
+  the caller holds: the same device, inode, size and modification time as the caller's handle, the
+  same SHA-256 as the caller's probe, the same header. Otherwise it answers "changed" and the file is
+  read again later, as when the caller's own read sees a change.
+- It sends the rows back in chunks (line, canonical values, tracking id, hash) with the rejected
+  rows, then the counts; a file that is rejected whole, changed, or cannot be read gives the same
+  error as reading it in the caller's thread.
+- One helper serves one file at a time. A thread that finds it busy, or a file under ``MIN_BYTES``,
+  reads in its own thread, as does everything when the helper cannot start. A helper that stops
+  mid-file raises ``HelperStopped`` (the file's transaction rolls back, and ``ingest_file`` reads
+  the file again in its own thread); it is started again for the next file, and after
+  ``MAX_FAILURES`` failures in a row files are read in the caller's thread from then on.
+- The helper ends when relay ends, however it ends: its standard input (the requests) closes, and
+  on Linux the kernel also stops it when relay dies (``relay.child_guard``).
+
+Frames on the pipes: a 4-byte big-endian length, then a pickle (both ends are relay's own code).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+from relay.errors import TransientError
+from relay.formats.csv_reader import CsvFile, FileRejected, Row, RowReject, open_csv_stream
+from relay.formats.file_errors import FileChanged
+
+log = logging.getLogger("relay.ingest")
+
+MIN_BYTES = 256 * 1024  # smaller files are read in the caller's thread (the helper's round trip is not worth it)
+MAX_FAILURES = 3
+CHUNK_ROWS = 1000
+CHUNK_CHARS = 4 * 1024 * 1024
+AHEAD_MAX_BYTES = 16 * 1024 * 1024  # a file read ahead is held in the helper's memory: this size at most
+CHANGED = "The file changed while it was read; it is read again once it has settled."
+MODULE = "relay.ingest.parse_helper"
+
+_HEAD = struct.Struct(">I")
+
+# (line, canonical values, tracking id, content hash): what the outbox needs of a good row
+RowTuple = tuple[int, str, "str | None", str]
+
+
+class HelperStopped(TransientError):
+    """The helper process stopped or answered nonsense mid-file: what was read of the file is not
+    to be kept (the file is read again)."""
+
+
+def write_frame(out: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEAD.pack(len(data)) + data)
+    out.flush()
+
+
+def read_frame(inp: IO[bytes]) -> Any:
+    """The next frame's value; None at the end of the stream."""
+    head = inp.read(_HEAD.size)
+    if not head:
+        return None
+    if len(head) != _HEAD.size:
+        raise EOFError("the stream ended inside a frame")
+    size = _HEAD.unpack(head)[0]
+    data = inp.read(size)
+    if len(data) != size:
+        raise EOFError("the stream ended inside a frame")
+    return pickle.loads(data)
+
+
+# --- the helper's side -----------------------------------------------------------------------------
+
+# what names the file read: identity (device, inode, size, mtime), SHA-256, header, tracking column
+Key = tuple[tuple[int, int, int, int], str, tuple[str, ...], "str | None"]
+
+
+def _key(value: Any) -> Key:
+    """A key as it came through a pickle (tuples stay tuples; this only checks its shape)."""
+    identity, file_hash, header, tracking = value
+    return (tuple(identity), file_hash, tuple(header), tracking)
+
+
+def parse(path: str, name: str, tracking_column: str | None, send: Callable[[tuple[Any, ...]], None],
+          expect: Key | None = None) -> Key | None:
+    """Read the file at ``path`` and ``send`` its rows in chunks, then one closing answer:
+    ("end", rows_ok, rows_rejected, blank_rows[, "ahead"]), ("rejected", reason), ("changed", reason) or
+    ("oserror", errno, strerror). With ``expect``, a file that is not that one is answered
+    ("changed", ...) before any row. Returns the key of the file read (None when it was not read)."""
+    from relay.ingest.entries import Handle, NotRegular
+
+    try:
+        try:
+            handle = Handle(Path(path))
+        except NotRegular:
+            send(("changed", CHANGED))
+            return None
+        with handle:
+            i = handle.identity
+            identity = (i.dev, i.ino, i.size, i.mtime_ns)
+            if expect is not None and identity != expect[0]:
+                send(("changed", CHANGED))
+                return None
+            data = open_csv_stream(handle.reader, name, Path(path), tracking_column)
+            key: Key = (identity, data.file_hash, data.header, data.tracking_column)
+            if expect is not None and key != expect:
+                send(("changed", CHANGED))
+                return None
+            _send_rows(data, send)
+            return key
+    except FileRejected as exc:
+        send(("rejected", exc.reason))
+    except FileChanged as exc:
+        send(("changed", str(exc)))
+    except OSError as exc:
+        send(("oserror", exc.errno, exc.strerror or str(exc)))
+    return None
+
+
+def _send_rows(data: CsvFile, send: Callable[[tuple[Any, ...]], None]) -> None:
+    rows: list[RowTuple] = []
+    rejects: list[RowReject] = []
+    chars = 0
+    for record in data:
+        if type(record) is Row:
+            rows.append((record.line, record.canonical, record.tracking_id, record.content_hash))
+            chars += len(record.canonical)
+        else:
+            assert isinstance(record, RowReject)
+            rejects.append(record)
+            chars += sum(map(len, record.fields))
+        if len(rows) + len(rejects) >= CHUNK_ROWS or chars >= CHUNK_CHARS:
+            send(("rows", rows, rejects))
+            rows, rejects, chars = [], [], 0
+    if rows or rejects:
+        send(("rows", rows, rejects))
+    send(("end", data.rows_ok, data.rows_rejected, data.blank_rows))
+
+
+class Helper:
+    """The helper's loop: ("read", path, name, tracking column, key) is answered with the file's
+    frames; ("ahead", path, name, tracking column) is not answered: the file is read into memory
+    (``AHEAD_MAX_BYTES`` at most) while relay stores the last one, and a "read" of that very file
+    (the same key) is answered from there. Anything held is dropped at the next "read"."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.held: tuple[Key, list[tuple[Any, ...]]] | None = None
+
+    def send(self, value: tuple[Any, ...]) -> None:
+        write_frame(self.out, value)
+
+    def handle(self, request: tuple[Any, ...]) -> None:
+        if request[0] == "ahead":
+            _, path, name, tracking_column = request
+            self.held = None
+            try:
+                if os.stat(path).st_size > AHEAD_MAX_BYTES:
+                    return
+            except OSError:
+                return
+            frames: list[tuple[Any, ...]] = []
+            key = parse(path, name, tracking_column, frames.append)
+            if key is not None:
+                self.held = (key, frames)
+            return
+        _, path, name, tracking_column, expect = request
+        expect = _key(expect)
+        held, self.held = self.held, None
+        if held is not None and held[0] == expect:
+            for frame in held[1]:
+                self.send(frame + ("ahead",) if frame[0] == "end" else frame)
+            return
+        parse(path, name, tracking_column, self.send, expect)
+
+
+def serve(inp: IO[bytes], out: IO[bytes]) -> int:
+    """Answer requests from ``inp`` until it closes."""
+    _grow_pipe(out)
+    helper = Helper(out)
+    while True:
+        try:
+            request = read_frame(inp)
+        except EOFError:
+            return 0
+        if request is None:
+            return 0
+        try:
+            helper.handle(request)
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:  # a fault of relay's own code: said by its kind, never with row content
+            helper.held = None
+            if request[0] == "read":
+                write_frame(out, ("error", type(exc).__name__))
+
+
+def _grow_pipe(out: IO[bytes]) -> None:
+    """A larger pipe (Linux) lets the helper parse the next chunk while the last one is still read."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(out.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError, ValueError):
+        pass
+
+
+def main() -> int:
+    from relay.child_guard import die_with_parent
+
+    die_with_parent(os.getppid())
+    return serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+# --- relay's side ----------------------------------------------------------------------------------
+
+
+def helper_command() -> list[str]:
+    """How to start the helper: this interpreter with ``-m``; the frozen program takes the same."""
+    return [sys.executable, "-m", MODULE]
+
+
+class ParseHelper:
+    """The helper process and the one file it is reading (see the module's text)."""
+
+    def __init__(self, command: Callable[[], list[str]] = helper_command, min_bytes: int = MIN_BYTES) -> None:
+        self._command = command
+        self.min_bytes = min_bytes
+        self._busy = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._failures = 0
+        self.files_read = 0  # files whose rows the helper read (for tests and figures)
+        self.files_read_ahead = 0  # ... of them, read ahead while relay stored the one before
+
+    @property
+    def usable(self) -> bool:
+        return self._failures < MAX_FAILURES
+
+    def start(self) -> None:
+        """Start the helper ahead of the first large file, so its start-up is not waited for."""
+        if not self._busy.acquire(blocking=False):
+            return
+        try:
+            if self.usable:
+                self._ensure()
+        finally:
+            self._busy.release()
+
+    def rows(self, data: CsvFile, identity: tuple[int, int, int, int],
+             ahead: tuple[Path, str | None] | None = None) -> Iterator[RowTuple | RowReject] | None:
+        """The rows of ``data`` read by the helper, or None when ``data`` is to be read in the
+        caller's thread (small, the helper busy or not usable, no path). Iterating sets ``data``'s
+        counts at the end and raises what iterating ``data`` itself would raise. ``ahead``: the
+        file likely to be read next (path, tracking column), read by the helper meanwhile."""
+        if data.path is None or data.size < self.min_bytes or not self.usable:
+            return None
+        if not self._busy.acquire(blocking=False):
+            return None
+        try:
+            proc = self._ensure()
+        except OSError as exc:
+            self._busy.release()
+            self._failed(f"could not start ({exc.strerror or exc})")
+            return None
+        reading = self._read(proc, data, identity, ahead)
+        next(reading)  # into its try: from here, closing or dropping it lets the helper go
+        return cast(Iterator[RowTuple | RowReject], reading)
+
+    def _read(self, proc: subprocess.Popen[bytes], data: CsvFile, identity: tuple[int, int, int, int],
+              ahead: tuple[Path, str | None] | None) -> Iterator[RowTuple | RowReject | None]:
+        done = False
+        try:
+            yield None  # taken by ``rows``
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                write_frame(proc.stdin, ("read", str(data.path), data.source_name, data.tracking_column,
+                                         (identity, data.file_hash, data.header, data.tracking_column)))
+                if ahead is not None and self.wants(ahead[0]):
+                    write_frame(proc.stdin, ("ahead", str(ahead[0]), ahead[0].name, ahead[1]))
+            except OSError as exc:
+                raise HelperStopped("the row reader stopped") from exc
+            while True:
+                try:
+                    answer = read_frame(proc.stdout)
+                except (EOFError, OSError, pickle.UnpicklingError) as exc:
+                    raise HelperStopped("the row reader stopped") from exc
+                if answer is None:
+                    raise HelperStopped("the row reader stopped")
+                kind = answer[0]
+                if kind == "rows":
+                    yield from answer[1]
+                    yield from answer[2]
+                    continue
+                done = True
+                if kind == "end":
+                    data.rows_ok, data.rows_rejected, data.blank_rows = answer[1:4]
+                    self._failures = 0
+                    self.files_read += 1
+                    self.files_read_ahead += answer[4:] == ("ahead",)
+                    return
+                if kind == "rejected":
+                    raise FileRejected(answer[1])
+                if kind == "changed":
+                    raise FileChanged(answer[1])
+                if kind == "oserror":
+                    raise OSError(answer[1], answer[2])
+                done = False
+                raise HelperStopped(f"the row reader failed ({answer[1] if kind == 'error' else kind})")
+        except HelperStopped as exc:
+            self._stop()
+            self._failed(str(exc.__cause__ or exc))
+            raise
+        finally:
+            if not done:  # left mid-file (an error here, or the caller stopped reading): the helper
+                self._stop()  # may still be sending this file's rows, so it is not used again
+            self._busy.release()
+
+    def wants(self, path: Path) -> bool:
+        """Whether the helper would read ``path`` (by its size now)."""
+        try:
+            return self.min_bytes <= os.stat(path).st_size <= AHEAD_MAX_BYTES
+        except OSError:
+            return False
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        self._proc = subprocess.Popen(
+            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=_child_env(), creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
+        return self._proc
+
+    def _failed(self, why: str) -> None:
+        self._failures += 1
+        if self.usable:
+            log.warning("the row-reading helper stopped (%s); it is started again for the next file", why)
+        else:
+            log.warning("the row-reading helper failed %d times in a row (%s); files are read in relay's own "
+                        "process from now on", self._failures, why)
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        try:
+            proc.kill()
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+    def close(self) -> None:
+        with self._busy:
+            self._stop()
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with the folder relay is imported from first on the path (a checkout run
+    without installing); the frozen program ignores it."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+_shared: ParseHelper | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> ParseHelper:
+    """The process's helper (started on first use)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ParseHelper()
+            atexit.register(_shared.close)
+        return _shared
+
+
+if __name__ == "__main__":
+    sys.exit(main())
