@@ -3,7 +3,8 @@
     .venv/bin/python bench/ingest.py [--rows 100000] [--small 10000] [--big 0] [--sent 1000000] [--rounds 3]
 
 Prints rows/s for relay's ingest (CSV reader, canonical hashing, duplicate check, one WAL/FULL
-transaction into the outbox) and for two floors measured in the same run: the SQLite floor (csv
+transaction into the outbox; a file of 256 KB or more is parsed by the row-reading helper process,
+whose start is timed and whose peak RSS is added to relay's) and for two floors measured in the same run: the SQLite floor (csv
 parse + sha256 per row + one WAL/FULL transaction inserting hash and body under a unique index) and
 the parse floor (csv parse + canonical sha256, nothing stored); ratios, and peak RSS per file size
 (each measured in its own process, rounds alternating the sides, medians). ``--big N`` adds a file
@@ -71,15 +72,32 @@ def worker_parse(path: Path, db: Path) -> dict[str, float]:
 
 
 def worker_relay(path: Path, db: Path) -> dict[str, float]:
+    """relay's path for one file, the row-reading helper process included: timed from before the
+    helper starts, and the RSS is relay's peak plus the helper's (Linux: VmHWM)."""
     from relay.ingest.files import ingest_file
     from relay.store.outbox import Outbox
 
+    try:
+        from relay.ingest import parse_helper
+    except ImportError:  # a tree from before the helper (--before)
+        parse_helper = None
     t0 = time.perf_counter()
     box = Outbox(db)
     out = ingest_file(box, path, client="simple_report.default", source="bench", now=time.time(),
                       report_dir=db.parent)
     box.close()
-    return {"rows": out.accepted, "seconds": time.perf_counter() - t0, "rss_mb": peak_rss_mb()}
+    seconds = time.perf_counter() - t0
+    pid = parse_helper.shared().pid if parse_helper else None
+    return {"rows": out.accepted, "seconds": seconds, "rss_mb": peak_rss_mb() + helper_peak_mb(pid)}
+
+
+def helper_peak_mb(pid: int | None) -> float:
+    """The helper process's peak RSS (0 when it did not run, or off Linux)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text() if pid else ""
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
 
 
 def run_worker(kind: str, path: Path, workdir: Path, before: str | None = None) -> dict[str, float]:

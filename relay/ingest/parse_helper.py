@@ -249,6 +249,12 @@ class ParseHelper:
         self.files_read_ahead = 0  # ... of them, read ahead while relay stored the one before
 
     @property
+    def pid(self) -> int | None:
+        """The helper process's id while it runs."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    @property
     def usable(self) -> bool:
         return self._failures < MAX_FAILURES
 

@@ -109,6 +109,22 @@ def fd_position(pid: int, target: Path) -> int | None:
     return None
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its child processes (Linux, /proc): relay and its row-reading helper."""
+    found = [pid]
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found += [int(child) for child in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def holds_open(pid: int, target: Path) -> bool:
     """Whether process ``pid`` has ``target`` (same device and inode) open (Linux, /proc)."""
     try:
