@@ -15,8 +15,9 @@ last look that the file did not change before the commit.
 - It sends the rows back in chunks (line, canonical values, tracking id, hash) with the rejected
   rows, then the counts; a file that is rejected whole, changed, or cannot be read gives the same
   error as reading it in the caller's thread.
-- One helper serves one file at a time. A thread that finds it busy, or a file under ``MIN_BYTES``,
-  reads in its own thread, as does everything when the helper cannot start. A helper that stops
+- One helper serves one file at a time. A thread that finds it busy or not ready yet (it says
+  "ready" once started; only a file of ``WAIT_BYTES`` or more waits for that), or a file under
+  ``MIN_BYTES``, reads in its own thread, as does everything when the helper cannot start. A helper that stops
   mid-file raises ``HelperStopped`` (the file's transaction rolls back, and ``ingest_file`` reads
   the file again in its own thread); it is started again for the next file, and after
   ``MAX_FAILURES`` failures in a row files are read in the caller's thread from then on.
@@ -50,6 +51,8 @@ MIN_BYTES = 256 * 1024  # smaller files are read in the caller's thread (the hel
 MAX_FAILURES = 3
 CHUNK_ROWS = 1000
 CHUNK_CHARS = 4 * 1024 * 1024
+WAIT_BYTES = 4 * 1024 * 1024  # a file this large waits for a helper that is still starting...
+READY_WAIT_S = 10.0  # ...this long at most (it takes a fraction of a second)
 AHEAD_MAX_BYTES = 16 * 1024 * 1024  # a file read ahead is held in the helper's memory: this size at most
 CHANGED = "The file changed while it was read; it is read again once it has settled."
 MODULE = "relay.ingest.parse_helper"
@@ -191,9 +194,13 @@ class Helper:
 
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> int:
-    """Answer requests from ``inp`` until it closes."""
+    """Say it is ready, then answer requests from ``inp`` until it closes."""
     _grow_pipe(out)
     helper = Helper(out)
+    try:
+        helper.send(("ready",))
+    except BrokenPipeError:
+        return 0
     while True:
         try:
             request = read_frame(inp)
@@ -244,6 +251,8 @@ class ParseHelper:
         self.min_bytes = min_bytes
         self._busy = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = threading.Event()  # the running helper said "ready"
+        self._settled = threading.Event()  # ...or ended, or said something else, first
         self._failures = 0
         self.files_read = 0  # files whose rows the helper read (for tests and figures)
         self.files_read_ahead = 0  # ... of them, read ahead while relay stored the one before
@@ -284,6 +293,12 @@ class ParseHelper:
             self._busy.release()
             self._failed(f"could not start ({exc.strerror or exc})")
             return None
+        if not self._ready.is_set():  # still starting: a small file is read here sooner than waited for
+            if data.size >= WAIT_BYTES:
+                self._settled.wait(READY_WAIT_S)
+            if not self._ready.is_set():
+                self._busy.release()
+                return None
         reading = self._read(proc, data, identity, ahead)
         next(reading)  # into its try: from here, closing or dropping it lets the helper go
         return cast(Iterator[RowTuple | RowReject], reading)
@@ -344,14 +359,41 @@ class ParseHelper:
         except OSError:
             return False
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Start the helper if need be and wait until it is ready (tests, benchmarks). False when
+        it is not usable, or ended (or did not answer within ``timeout``)."""
+        self.start()
+        if not self.usable or self._proc is None:
+            return False
+        self._settled.wait(timeout)
+        return self._ready.is_set()
+
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        self._proc = subprocess.Popen(
+        self._ready.clear()
+        self._settled.clear()
+        proc = self._proc = subprocess.Popen(
             self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_child_env(), creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
-        return self._proc
+        threading.Thread(target=self._await_ready, args=(proc,), name="relay-parse-helper-start", daemon=True).start()
+        return proc
+
+    def _await_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        """Reads the helper's first frame; only then is it asked for rows (by ``rows``)."""
+        assert proc.stdout is not None
+        try:
+            first = read_frame(proc.stdout)
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+            first = None
+        if proc is not self._proc:  # stopped meanwhile
+            return
+        if first == ("ready",):
+            self._ready.set()
+        else:  # it ended, or said something else, before it was ready
+            self._failed("it ended as it started")
+        self._settled.set()
 
     def _failed(self, why: str) -> None:
         self._failures += 1
@@ -362,6 +404,7 @@ class ParseHelper:
                         "process from now on", self._failures, why)
 
     def _stop(self) -> None:
+        self._ready.clear()
         proc, self._proc = self._proc, None
         if proc is None:
             return

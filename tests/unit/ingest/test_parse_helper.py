@@ -36,6 +36,7 @@ def helper(monkeypatch):
     """The process's helper, reading every file (min_bytes 0)."""
     h = parse_helper.ParseHelper(min_bytes=0)
     monkeypatch.setattr(parse_helper, "_shared", h)
+    assert h.wait_ready(60)
     yield h
     h.close()
 
@@ -98,6 +99,7 @@ def read_with(monkeypatch, tmp_path: Path, case: str, min_bytes: int) -> tuple[o
     where.mkdir()
     h = parse_helper.ParseHelper(min_bytes=min_bytes)
     monkeypatch.setattr(parse_helper, "_shared", h)
+    assert h.wait_ready(60)
     path = where / "export.csv"
     CASES[case](path)
     box = Outbox(where / "o.db")
@@ -129,6 +131,7 @@ def test_the_helper_reads_a_file_as_relay_own_thread_does(monkeypatch, tmp_path,
 def test_large_file_read_by_the_helper_by_default(monkeypatch, tmp_path):
     h = parse_helper.ParseHelper()  # the shipped threshold
     monkeypatch.setattr(parse_helper, "_shared", h)
+    assert h.wait_ready(60)
     small = write_simple_report(tmp_path / "small.csv", 20)
     large = write_simple_report(tmp_path / "large.csv", 1_000, start=100)
     assert small.stat().st_size < parse_helper.MIN_BYTES <= large.stat().st_size
@@ -179,9 +182,11 @@ def test_a_file_rewritten_in_place_with_its_size_and_time_is_not_taken(helper, t
 
 
 def stopping_helper(after_frames: int) -> list[str]:
-    """A helper that reads one request, answers ``after_frames`` chunks of rows, and exits."""
+    """A helper that says it is ready, reads one request, answers ``after_frames`` chunks of rows,
+    and exits."""
     code = (
         "import sys; from relay.ingest.parse_helper import read_frame, write_frame\n"
+        "write_frame(sys.stdout.buffer, ('ready',))\n"
         "read_frame(sys.stdin.buffer)\n"
         f"for n in range({after_frames}): write_frame(sys.stdout.buffer, ('rows', [(2 + n, 'x', None, 'h%d' % n)], []))\n"
         "sys.exit(3)\n"
@@ -196,6 +201,7 @@ def test_a_helper_that_stops_mid_file_costs_only_a_second_read(monkeypatch, tmp_
     path = write_simple_report(tmp_path / "a.csv", 30)
     box = Outbox(tmp_path / "o.db")
     try:
+        assert h.wait_ready(60)
         with pytest.raises(parse_helper.HelperStopped):  # its two chunks of made-up rows are not kept...
             with box.file_transaction(name="x", path=None, file_hash="h", size=1, source="watch", client="c",
                                       columns=("a",), now=T0) as tx:
@@ -204,6 +210,7 @@ def test_a_helper_that_stops_mid_file_costs_only_a_second_read(monkeypatch, tmp_
                     for found in h.rows(data, identity) or ():
                         tx.add(*found)
         assert box.count_items() == 0 and snapshot(tmp_path / "o.db")["files"] == []
+        assert h.wait_ready(60)
         out = ingest_file(box, path, client="c", source="watch", now=T0, report_dir=tmp_path)
         assert (out.status, out.accepted) == ("accepted", 30) and h.files_read == 1  # ...a new helper's are
     finally:
@@ -218,6 +225,7 @@ def test_a_file_whose_helper_stopped_is_read_in_relay_own_thread_and_kept_once(m
     try:
         for n in range(parse_helper.MAX_FAILURES + 1):
             path = write_simple_report(tmp_path / f"f{n}.csv", 30, start=n * 30)
+            assert h.wait_ready(60) == (n < parse_helper.MAX_FAILURES)  # no more helpers after three
             out = ingest_file(box, path, client="c", source="watch", now=T0, report_dir=tmp_path)
             assert (out.status, out.accepted, out.duplicates) == ("accepted", 30, 0)
         assert not h.usable and h.files_read == 0  # stopped three times: not asked again
@@ -227,6 +235,44 @@ def test_a_file_whose_helper_stopped_is_read_in_relay_own_thread_and_kept_once(m
         box.close()
         h.close()
     assert "read in relay's own process from now on" in caplog.text
+
+
+def test_a_helper_not_ready_yet_leaves_the_file_to_relay_own_thread(monkeypatch, tmp_path):
+    silent = [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"]  # never says it is ready
+    h = parse_helper.ParseHelper(command=lambda: silent, min_bytes=0)
+    monkeypatch.setattr(parse_helper, "_shared", h)
+    h.start()
+    box = Outbox(tmp_path / "o.db")
+    try:
+        out = ingest_file(box, write_simple_report(tmp_path / "a.csv", 30), client="c", source="watch", now=T0,
+                          report_dir=tmp_path)
+    finally:
+        box.close()
+        h.close()
+    assert (out.status, out.accepted, h.files_read) == ("accepted", 30, 0) and h.usable
+
+
+def test_a_very_large_file_waits_for_a_helper_that_is_starting(monkeypatch, tmp_path):
+    monkeypatch.setattr(parse_helper, "WAIT_BYTES", 64 * 1024)
+    h = parse_helper.ParseHelper(min_bytes=0)
+    monkeypatch.setattr(parse_helper, "_shared", h)
+    box = Outbox(tmp_path / "o.db")
+    try:  # the helper is started by the first file, which is large
+        out = ingest_file(box, write_simple_report(tmp_path / "a.csv", 300), client="c", source="watch", now=T0,
+                          report_dir=tmp_path)
+    finally:
+        box.close()
+        h.close()
+    assert (out.accepted, h.files_read) == (300, 1)
+
+
+def test_a_helper_that_ends_as_it_starts_is_given_up_after_three(monkeypatch, tmp_path):
+    h = parse_helper.ParseHelper(command=lambda: [sys.executable, "-c", "raise SystemExit(1)"], min_bytes=0)
+    for _ in range(parse_helper.MAX_FAILURES):
+        assert not h.wait_ready(60)
+        wait_until(lambda: h._proc is None or h._proc.poll() is not None, timeout=30)
+        h.close()
+    assert not h.usable
 
 
 def test_a_helper_that_cannot_start_leaves_reading_to_relay(monkeypatch, tmp_path):
