@@ -15,12 +15,14 @@ last look that the file did not change before the commit.
 - It sends the rows back in chunks (line, canonical values, tracking id, hash) with the rejected
   rows, then the counts; a file that is rejected whole, changed, or cannot be read gives the same
   error as reading it in the caller's thread.
+- While relay stores one file, the helper reads the folder's next one into its memory
+  (``AHEAD_MAX_BYTES`` at most), and answers from there when that very file is asked for.
 - One helper serves one file at a time. A thread that finds it busy or not ready yet (it says
   "ready" once started; only a file of ``WAIT_BYTES`` or more waits for that), or a file under
-  ``MIN_BYTES``, reads in its own thread, as does everything when the helper cannot start. A helper that stops
-  mid-file raises ``HelperStopped`` (the file's transaction rolls back, and ``ingest_file`` reads
-  the file again in its own thread); it is started again for the next file, and after
-  ``MAX_FAILURES`` failures in a row files are read in the caller's thread from then on.
+  ``MIN_BYTES``, reads in its own thread, as does everything when the helper cannot start.
+- A helper that stops mid-file raises ``HelperStopped`` (the file's transaction rolls back, and
+  ``ingest_file`` reads the file again in its own thread); it is started again for the next file,
+  and after ``MAX_FAILURES`` failures in a row files are read in the caller's thread from then on.
 - The helper ends when relay ends, however it ends: its standard input (the requests) closes, and
   on Linux the kernel also stops it when relay dies (``relay.child_guard``).
 
