@@ -237,32 +237,30 @@ def test_a_file_whose_helper_stopped_is_read_in_relay_own_thread_and_kept_once(m
     assert "read in relay's own process from now on" in caplog.text
 
 
-def test_a_helper_not_ready_yet_leaves_the_file_to_relay_own_thread(monkeypatch, tmp_path):
-    silent = [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"]  # never says it is ready
-    h = parse_helper.ParseHelper(command=lambda: silent, min_bytes=0)
+def one_file(monkeypatch, tmp_path: Path, h: parse_helper.ParseHelper, rows: int):
+    """``rows`` rows in one file into a new outbox, with ``h`` as the process's helper."""
     monkeypatch.setattr(parse_helper, "_shared", h)
-    h.start()
     box = Outbox(tmp_path / "o.db")
     try:
-        out = ingest_file(box, write_simple_report(tmp_path / "a.csv", 30), client="c", source="watch", now=T0,
-                          report_dir=tmp_path)
+        return ingest_file(box, write_simple_report(tmp_path / "a.csv", rows), client="c", source="watch", now=T0,
+                           report_dir=tmp_path)
     finally:
         box.close()
         h.close()
+
+
+def test_a_helper_not_ready_yet_leaves_the_file_to_relay_own_thread(monkeypatch, tmp_path):
+    silent = [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"]  # never says it is ready
+    h = parse_helper.ParseHelper(command=lambda: silent, min_bytes=0)
+    h.start()
+    out = one_file(monkeypatch, tmp_path, h, 30)
     assert (out.status, out.accepted, h.files_read) == ("accepted", 30, 0) and h.usable
 
 
 def test_a_very_large_file_waits_for_a_helper_that_is_starting(monkeypatch, tmp_path):
     monkeypatch.setattr(parse_helper, "WAIT_BYTES", 64 * 1024)
-    h = parse_helper.ParseHelper(min_bytes=0)
-    monkeypatch.setattr(parse_helper, "_shared", h)
-    box = Outbox(tmp_path / "o.db")
-    try:  # the helper is started by the first file, which is large
-        out = ingest_file(box, write_simple_report(tmp_path / "a.csv", 300), client="c", source="watch", now=T0,
-                          report_dir=tmp_path)
-    finally:
-        box.close()
-        h.close()
+    h = parse_helper.ParseHelper(min_bytes=0)  # started by the file, which is large
+    out = one_file(monkeypatch, tmp_path, h, 300)
     assert (out.accepted, h.files_read) == (300, 1)
 
 
@@ -277,13 +275,7 @@ def test_a_helper_that_ends_as_it_starts_is_given_up_after_three(monkeypatch, tm
 
 def test_a_helper_that_cannot_start_leaves_reading_to_relay(monkeypatch, tmp_path):
     h = parse_helper.ParseHelper(command=lambda: [str(tmp_path / "no-such-program")], min_bytes=0)
-    monkeypatch.setattr(parse_helper, "_shared", h)
-    box = Outbox(tmp_path / "o.db")
-    try:
-        out = ingest_file(box, write_simple_report(tmp_path / "a.csv", 30), client="c", source="watch", now=T0,
-                          report_dir=tmp_path)
-    finally:
-        box.close()
+    out = one_file(monkeypatch, tmp_path, h, 30)
     assert (out.status, out.accepted, h.files_read) == ("accepted", 30, 0)
 
 
