@@ -25,7 +25,7 @@ log = logging.getLogger("relay")
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -54,7 +54,7 @@ def main(argv: list[str], run: Callable[[list[str]], int] | None = None) -> int:
         sys.stderr.write("usage: python -m relay.child_guard MODULE [ARGS...]\n")
         return 2
     parent = int(os.environ.pop("RELAY_GUARD_PARENT", os.getppid()))
-    die_with_parent(parent)
+    _die_with_parent(parent)
     threading.Thread(target=_watch_stdin, name="relay-parent-watch", daemon=True).start()
     if run is not None:
         return run(argv[1:])

@@ -43,6 +43,13 @@ def test_csv_body_quotes_only_the_values_that_need_it():
                     b'x,,",",""""\r\n')
 
 
+@given(st.lists(CELL, min_size=9, max_size=40))
+def test_a_wide_row_with_many_values_to_quote_is_what_csv_writer_writes(row):
+    columns = tuple(f"c{i}" for i in range(len(row)))
+    row = [v + "," if i % 2 else v for i, v in enumerate(row)]  # every other value needs quotes
+    assert build_csv([Member(1, columns, encode_values(row))]).body == writer_body(columns, [row])
+
+
 def test_a_single_empty_value_is_written_as_two_quotes():
     body = build_csv([Member(1, ("only",), encode_values([""])), Member(2, ("only",), encode_values(["v"]))]).body
     assert body == b'only\r\n""\r\nv\r\n'
