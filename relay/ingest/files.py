@@ -213,11 +213,16 @@ def _add_rows(data: CsvFile, handle: Handle, add: Callable[..., None], report: R
             else:
                 add(record.line, record.canonical, record.tracking_id, record.content_hash)
         return
-    for found in helped:
-        if isinstance(found, RowReject):
-            report.add(found)
-        else:
-            add(*found)
+    try:
+        for found in helped:
+            if isinstance(found, RowReject):
+                report.add(found)
+            else:
+                add(*found)
+    finally:  # left early (an error storing a row): the helper is let go now, not when collected
+        close = getattr(helped, "close", None)
+        if close is not None:
+            close()
 
 
 def _add_translated(data: CsvFile, translation: RowTranslation, add: Callable[..., None],

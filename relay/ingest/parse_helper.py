@@ -24,7 +24,7 @@ last look that the file did not change before the commit.
   ``ingest_file`` reads the file again in its own thread); it is started again for the next file,
   and after ``MAX_FAILURES`` failures in a row files are read in the caller's thread from then on.
 - The helper ends when relay ends, however it ends: its standard input (the requests) closes, and
-  on Linux the kernel also stops it when relay dies (``relay.child_guard``).
+  a write to relay that has ended fails.
 
 Frames on the pipes: a 4-byte big-endian length, then a pickle (both ends are relay's own code).
 """
@@ -32,6 +32,7 @@ Frames on the pipes: a 4-byte big-endian length, then a pickle (both ends are re
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import pickle
@@ -71,19 +72,25 @@ class HelperStopped(TransientError):
 
 
 def write_frame(out: IO[bytes], value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    write_pickled(out, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write_pickled(out: IO[bytes], data: bytes) -> None:
     out.write(_HEAD.pack(len(data)) + data)
     out.flush()
 
 
-def read_frame(inp: IO[bytes]) -> Any:
-    """The next frame's value; None at the end of the stream."""
+def read_frame(inp: IO[bytes], limit: int | None = None) -> Any:
+    """The next frame's value; None at the end of the stream. A frame said to be over ``limit``
+    bytes is not read (ValueError)."""
     head = inp.read(_HEAD.size)
     if not head:
         return None
     if len(head) != _HEAD.size:
         raise EOFError("the stream ended inside a frame")
     size = _HEAD.unpack(head)[0]
+    if limit is not None and size > limit:
+        raise ValueError(f"a frame of {size} bytes where {limit} at most were expected")
     data = inp.read(size)
     if len(data) != size:
         raise EOFError("the stream ended inside a frame")
@@ -166,7 +173,9 @@ class Helper:
 
     def __init__(self, out: IO[bytes]) -> None:
         self.out = out
-        self.held: tuple[Key, list[tuple[Any, ...]]] | None = None
+        # a file read ahead: its key, its chunks of rows already pickled (about the file's size in
+        # memory, not several times it as objects), and its closing answer
+        self.held: tuple[Key, list[bytes], tuple[Any, ...]] | None = None
 
     def send(self, value: tuple[Any, ...]) -> None:
         write_frame(self.out, value)
@@ -180,17 +189,27 @@ class Helper:
                     return
             except OSError:
                 return
-            frames: list[tuple[Any, ...]] = []
-            key = parse(path, name, tracking_column, frames.append)
-            if key is not None:
-                self.held = (key, frames)
+            chunks: list[bytes] = []
+            closings: list[tuple[Any, ...]] = []
+
+            def keep(frame: tuple[Any, ...]) -> None:
+                if frame[0] == "rows":
+                    chunks.append(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+                else:
+                    closings.append(frame)
+
+            key = parse(path, name, tracking_column, keep)
+            if key is not None and closings:
+                self.held = (key, chunks, closings[0])
             return
         _, path, name, tracking_column, expect = request
         expect = _key(expect)
         held, self.held = self.held, None
         if held is not None and held[0] == expect:
-            for frame in held[1]:
-                self.send(frame + ("ahead",) if frame[0] == "end" else frame)
+            for chunk in held[1]:
+                write_pickled(self.out, chunk)
+            closing = held[2]
+            self.send(closing + ("ahead",) if closing[0] == "end" else closing)
             return
         parse(path, name, tracking_column, self.send, expect)
 
@@ -231,9 +250,9 @@ def _grow_pipe(out: IO[bytes]) -> None:
 
 
 def main() -> int:
-    from relay.child_guard import die_with_parent
-
-    die_with_parent(os.getppid())
+    # No PR_SET_PDEATHSIG here: it fires when the *thread* that started the helper ends, and any
+    # relay thread may start it. The end of relay closes the helper's standard input (requests),
+    # and a write to relay that has ended fails: either way the helper ends.
     return serve(sys.stdin.buffer, sys.stdout.buffer)
 
 
@@ -276,6 +295,8 @@ class ParseHelper:
         try:
             if self.usable:
                 self._ensure()
+        except Exception as exc:  # noqa: BLE001 - relay reads files itself then; never stops relay starting
+            self._failed(f"could not start ({_plain(exc)})")
         finally:
             self._busy.release()
 
@@ -291,9 +312,9 @@ class ParseHelper:
             return None
         try:
             proc = self._ensure()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the file is read in the caller's thread instead
             self._busy.release()
-            self._failed(f"could not start ({exc.strerror or exc})")
+            self._failed(f"could not start ({_plain(exc)})")
             return None
         if not self._ready.is_set():  # still starting: a small file is read here sooner than waited for
             if data.size >= WAIT_BYTES:
@@ -373,6 +394,7 @@ class ParseHelper:
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
+        self._stop()  # one that ended: its pipes closed
         self._ready.clear()
         self._settled.clear()
         proc = self._proc = subprocess.Popen(
@@ -386,15 +408,17 @@ class ParseHelper:
         """Reads the helper's first frame; only then is it asked for rows (by ``rows``)."""
         assert proc.stdout is not None
         try:
-            first = read_frame(proc.stdout)
-        except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+            first = read_frame(proc.stdout, limit=64)
+        except Exception:  # noqa: BLE001 - anything but "ready" (stray output, garbage) is a failed start
             first = None
         if proc is not self._proc:  # stopped meanwhile
             return
         if first == ("ready",):
             self._ready.set()
-        else:  # it ended, or said something else, before it was ready
-            self._failed("it ended as it started")
+        else:  # it ended, or said something else, before it was ready: not asked for anything
+            with contextlib.suppress(OSError):
+                proc.kill()
+            self._failed("it did not start as expected")
         self._settled.set()
 
     def _failed(self, why: str) -> None:
@@ -410,17 +434,15 @@ class ParseHelper:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
-        try:
+        try:  # killed first: closing its output while the start-up thread reads it would wait for that read
             proc.kill()
             proc.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             pass
+        for stream in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
 
     def close(self) -> None:
         with self._busy:
@@ -428,12 +450,17 @@ class ParseHelper:
 
 
 def _child_env() -> dict[str, str]:
-    """This environment, with the folder relay is imported from first on the path (a checkout run
-    without installing); the frozen program ignores it."""
+    """This environment; for relay run from a source folder, that folder first on the path (an
+    installed relay is found where it is installed, after the standard library, as in relay)."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    root = Path(__file__).resolve().parent.parent.parent
+    if root.name not in ("site-packages", "dist-packages") and not getattr(sys, "frozen", False):
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def _plain(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc or type(exc).__name__)
 
 
 _shared: ParseHelper | None = None

@@ -372,3 +372,49 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_a_helper_that_cannot_start_never_stops_relay_starting(tmp_path):
+    h = parse_helper.ParseHelper(command=lambda: [str(tmp_path / "no-such-program")])
+    h.start()  # as FolderWatcher.start does: no exception, one failure counted
+    assert h.pid is None and not h.wait_ready(1)
+    h.close()
+
+
+def test_a_helper_whose_first_words_are_not_ready_is_not_asked(monkeypatch, tmp_path):
+    chatty = [sys.executable, "-c", "import sys; print('hello from sitecustomize', flush=True); sys.stdin.read()"]
+    h = parse_helper.ParseHelper(command=lambda: chatty, min_bytes=0)
+    assert not h.wait_ready(60)  # answered at once: the stray line is not read as a frame to wait for
+    wait_until(lambda: h._proc is None or h._proc.poll() is not None, timeout=30)  # and it was ended
+    out = one_file(monkeypatch, tmp_path, h, 30)
+    assert (out.accepted, h.files_read) == (30, 0)
+
+
+def test_the_helper_is_let_go_when_storing_a_row_fails(helper, tmp_path):
+    from relay.ingest import files
+    from relay.ingest.reports import RejectedRowsWriter
+
+    path = write_simple_report(tmp_path / "a.csv", 50)
+    handle, data, _ = probed(path)
+    added = []
+
+    def add(*row):
+        added.append(row)
+        if len(added) == 5:
+            raise OSError(28, "No space left on device")
+
+    with handle, pytest.raises(OSError) as failure:
+        files._add_rows(data, handle, add, RejectedRowsWriter(tmp_path / "r.csv", data.header), None, True)
+    assert failure.value.__traceback__ is not None  # the failure is still held, as the watcher holds it
+    assert not helper._busy.locked()  # yet the helper is free for the next file
+    assert helper.wait_ready(60)  # (a new one: the last was left mid-file)
+    out = ingest_file_in(tmp_path, path)
+    assert (out.accepted, helper.files_read) == (50, 1)
+
+
+def ingest_file_in(tmp_path: Path, path: Path):
+    box = Outbox(tmp_path / "o.db")
+    try:
+        return ingest_file(box, path, client="c", source="watch", now=T0, report_dir=tmp_path)
+    finally:
+        box.close()
