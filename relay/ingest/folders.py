@@ -43,6 +43,11 @@ def move_unique(src: Path, folder: Path, name: str | None = None, *, with_report
     that is there now was never read and stays for its own turn."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = name or src.name
+    linked = _linked_already(src, folder, wanted, with_reports)
+    if linked is not None:  # a move cut short between its link and its unlink (relay was killed)
+        _check(src, expected)
+        src.unlink()
+        return linked
     for _ in range(1000):
         target = folder / unique_name(folder, wanted, with_reports=with_reports)
         _check(src, expected)
@@ -61,6 +66,29 @@ def move_unique(src: Path, folder: Path, name: str | None = None, *, with_report
         src.unlink()
         return target
     raise FileExistsError(f"no free name for {wanted} in {folder}")
+
+
+def _linked_already(src: Path, folder: Path, wanted: str, with_reports: bool) -> Path | None:
+    """The name ``src`` already has in ``folder`` (``wanted`` or one of the numbered variants that
+    ``unique_name`` would have passed over), as a move cut short after its hard link leaves it."""
+    try:
+        st = os.lstat(src)
+    except OSError:
+        return None
+    p = Path(wanted)
+    stem, suffix = (p.stem, p.suffix) if p.suffix else (wanted, "")
+    candidate, n = wanted, 1
+    while True:
+        try:
+            other = os.lstat(folder / candidate)
+        except OSError:
+            other = None
+        if other is not None and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            return folder / candidate
+        if other is None and candidate == unique_name(folder, candidate, with_reports=with_reports):
+            return None  # the first free name: a cut-short move would have linked here or before
+        n += 1
+        candidate = f"{stem} ({n}){suffix}"
 
 
 def _check(src: Path, expected: tuple[int, int, int, int] | None) -> None:
