@@ -139,6 +139,7 @@ def test_large_files_are_read_by_the_row_reading_helper(program, site, tmp_path)
     with subprocess.Popen([str(program), "-m", parse_helper.MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           env=env) as helper:
         assert helper.stdin is not None and helper.stdout is not None
+        assert parse_helper.read_frame(helper.stdout) == ("ready",)
         parse_helper.write_frame(helper.stdin, request)
         rows, end = 0, None
         while end is None:
