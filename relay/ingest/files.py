@@ -220,9 +220,7 @@ def _add_rows(data: CsvFile, handle: Handle, add: Callable[..., None], report: R
             else:
                 add(*found)
     finally:  # left early (an error storing a row): the helper is let go now, not when collected
-        close = getattr(helped, "close", None)
-        if close is not None:
-            close()
+        helped.close()
 
 
 def _add_translated(data: CsvFile, translation: RowTranslation, add: Callable[..., None],

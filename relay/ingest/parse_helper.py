@@ -40,7 +40,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -301,7 +301,7 @@ class ParseHelper:
             self._busy.release()
 
     def rows(self, data: CsvFile, identity: tuple[int, int, int, int],
-             ahead: tuple[Path, str | None] | None = None) -> Iterator[RowTuple | RowReject] | None:
+             ahead: tuple[Path, str | None] | None = None) -> Generator[RowTuple | RowReject, None, None] | None:
         """The rows of ``data`` read by the helper, or None when ``data`` is to be read in the
         caller's thread (small, the helper busy or not usable, no path). Iterating sets ``data``'s
         counts at the end and raises what iterating ``data`` itself would raise. ``ahead``: the
@@ -324,10 +324,10 @@ class ParseHelper:
                 return None
         reading = self._read(proc, data, identity, ahead)
         next(reading)  # into its try: from here, closing or dropping it lets the helper go
-        return cast(Iterator[RowTuple | RowReject], reading)
+        return cast(Generator[RowTuple | RowReject, None, None], reading)
 
     def _read(self, proc: subprocess.Popen[bytes], data: CsvFile, identity: tuple[int, int, int, int],
-              ahead: tuple[Path, str | None] | None) -> Iterator[RowTuple | RowReject | None]:
+              ahead: tuple[Path, str | None] | None) -> Generator[RowTuple | RowReject | None, None, None]:
         done = False
         try:
             yield None  # taken by ``rows``

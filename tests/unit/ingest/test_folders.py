@@ -6,13 +6,9 @@ import os
 
 import pytest
 
-from relay.clock import FakeClock
-from relay.config import from_dict
 from relay.formats.file_errors import FileChanged
 from relay.ingest.folders import move_unique
-from relay.ingest.watcher import FolderWatcher
 from relay.samples import write_simple_report
-from relay.store.outbox import Outbox
 
 
 def identity(path):
@@ -58,26 +54,18 @@ def test_a_file_replaced_after_a_cut_short_move_is_not_taken_for_it(tmp_path):
     assert src.exists()
 
 
-def test_the_watcher_finishes_a_move_that_a_kill_cut_short(tmp_path):
-    inbox = tmp_path / "inbox"
-    (inbox / "processed").mkdir(parents=True)
-    cfg = from_dict({"watch": [{"folder": str(inbox), "settle_s": 1}], "store": {"path": str(tmp_path / "o.db")}},
-                    None)
-    box = Outbox(cfg.store.path)
-    clock = FakeClock()
-    watcher = FolderWatcher(cfg.watches[0], box, client="c", clock=clock)
-    try:
-        path = write_simple_report(inbox / "a.csv", 10)
-        watcher.tick()
-        clock.advance(1.5)
-        assert watcher.tick() == 1
-        moved = inbox / "processed" / "a.csv"
-        os.link(moved, path)  # as if the kill came between the move's link and its unlink
-        watcher.rescan()
-        watcher.tick()
-        clock.advance(1.5)
-        assert watcher.tick() == 1  # met again: already in the ledger, nothing added
-        assert not path.exists() and [p.name for p in (inbox / "processed").iterdir()] == ["a.csv"]
-        assert box.count_items() == 10
-    finally:
-        box.close()
+def test_the_watcher_finishes_a_move_that_a_kill_cut_short(watched):
+    inbox, box, clock, watcher = watched
+    (inbox / "processed").mkdir()
+    path = write_simple_report(inbox / "a.csv", 10)
+    watcher.tick()
+    clock.advance(1.5)
+    assert watcher.tick() == 1
+    moved = inbox / "processed" / "a.csv"
+    os.link(moved, path)  # as if the kill came between the move's link and its unlink
+    watcher.rescan()
+    watcher.tick()
+    clock.advance(1.5)
+    assert watcher.tick() == 1  # met again: already in the ledger, nothing added
+    assert not path.exists() and [p.name for p in (inbox / "processed").iterdir()] == ["a.csv"]
+    assert box.count_items() == 10

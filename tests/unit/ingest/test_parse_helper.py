@@ -322,27 +322,14 @@ def test_a_file_changed_after_it_was_read_ahead_is_read_afresh(tmp_path):
     assert answers[-1][:2] == ("end", 25) and answers[-1][4:] == ()
 
 
-def test_a_watched_folder_of_large_files_reads_each_next_one_ahead(helper, tmp_path):
-    from relay.clock import FakeClock
-    from relay.config import from_dict
-    from relay.ingest.watcher import FolderWatcher
-
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    cfg = from_dict({"watch": [{"folder": str(inbox), "settle_s": 1}], "store": {"path": str(tmp_path / "o.db")}},
-                    None)
-    box = Outbox(cfg.store.path)
-    clock = FakeClock()
-    watcher = FolderWatcher(cfg.watches[0], box, client="c", clock=clock)
-    try:
-        for n in range(4):
-            write_simple_report(inbox / f"f{n}.csv", 60, start=n * 60)
-        assert watcher.tick() == 0  # first sight
-        clock.advance(1.5)
-        assert watcher.tick() == 4
-        assert box.count_items() == 240 and len(list((inbox / "processed").iterdir())) == 4
-    finally:
-        box.close()
+def test_a_watched_folder_of_large_files_reads_each_next_one_ahead(helper, watched):
+    inbox, box, clock, watcher = watched
+    for n in range(4):
+        write_simple_report(inbox / f"f{n}.csv", 60, start=n * 60)
+    assert watcher.tick() == 0  # first sight
+    clock.advance(1.5)
+    assert watcher.tick() == 4
+    assert box.count_items() == 240 and len(list((inbox / "processed").iterdir())) == 4
     assert helper.files_read == 4 and helper.files_read_ahead == 3
 
 
